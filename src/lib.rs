@@ -1,0 +1,1 @@
+//! TA-incode library (being written).
