@@ -222,13 +222,19 @@ impl InputConfig {
             errors: Vec::new(),
         };
         let api_url = r
-            .required("api_url", &format!("the Incode API base URL, e.g. {API_URL_EXAMPLE}"))
+            .required(
+                "api_url",
+                &format!("the Incode API base URL, e.g. {API_URL_EXAMPLE}"),
+            )
             .and_then(|v| r.check("api_url", api_url(v.trim())));
         let api_key = r
             .required("api_key", "your Incode API key")
             .and_then(|v| r.check("api_key", api_key(v)));
         let admin_email = r
-            .required("admin_email", "the email of an Incode executive (Dashboard) user")
+            .required(
+                "admin_email",
+                "the email of an Incode executive (Dashboard) user",
+            )
             .and_then(|v| r.check("admin_email", email(v.trim())));
         let admin_password = r
             .required("admin_password", "the Incode executive user's password")
@@ -245,9 +251,10 @@ impl InputConfig {
         let log_level = match r.optional("log_level") {
             None => Some(LogLevel::Info),
             Some(v) => {
-                let parsed = v.trim().parse().map_err(|()| {
-                    format!("is \"{}\": use {}", shorten(v), LogLevel::CHOICES)
-                });
+                let parsed = v
+                    .trim()
+                    .parse()
+                    .map_err(|()| format!("is \"{}\": use {}", shorten(v), LogLevel::CHOICES));
                 r.check("log_level", parsed)
             }
         };
@@ -437,7 +444,9 @@ fn proxy(value: &str) -> Result<Proxy, String> {
         Some(encoded) => {
             let clear = percent_encoding::percent_decode_str(encoded)
                 .decode_utf8()
-                .map_err(|_| format!("has a password that is not UTF-8 once decoded: {expected}"))?;
+                .map_err(|_| {
+                    format!("has a password that is not UTF-8 once decoded: {expected}")
+                })?;
             Some(SecretField::from_value(&clear))
         }
     };
@@ -531,14 +540,20 @@ mod tests {
     #[test]
     fn masks_are_recognised() {
         let c = with(&[("api_key", "********"), ("admin_password", "*")]).unwrap();
-        assert_eq!((c.api_key, c.admin_password), (SecretField::Masked, SecretField::Masked));
+        assert_eq!(
+            (c.api_key, c.admin_password),
+            (SecretField::Masked, SecretField::Masked)
+        );
     }
 
     #[test]
     fn every_required_field_is_reported_at_once() {
         let errors = InputConfig::from_stanza("t", &stanza(&[("api_key", "")])).unwrap_err();
         let fields: Vec<_> = errors.0.iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["api_url", "api_key", "admin_email", "admin_password"]);
+        assert_eq!(
+            fields,
+            ["api_url", "api_key", "admin_email", "admin_password"]
+        );
         let required: Vec<_> = scheme()
             .arguments
             .iter()
@@ -568,7 +583,10 @@ mod tests {
             ("http://saas-api.incodesmile.com", "uses http"),
             ("http://10.0.0.1", "uses http"),
             ("ftp://saas-api.incodesmile.com", "scheme \"ftp\""),
-            ("https://u:secretpw@saas-api.incodesmile.com", "user name or password"),
+            (
+                "https://u:secretpw@saas-api.incodesmile.com",
+                "user name or password",
+            ),
             ("https://saas-api.incodesmile.com/?x=1", "query string"),
             ("https://saas-api.incodesmile.com/#top", "fragment"),
         ] {
@@ -590,15 +608,27 @@ mod tests {
         assert_eq!((c.max_concurrency, c.backfill_hours), (64, 0));
         assert_eq!(c.request_timeout, Duration::from_secs(300));
         for (field, value, says) in [
-            ("max_concurrency", "0", "is 0, out of range: use a whole number from 1 to 64 (default 8)"),
+            (
+                "max_concurrency",
+                "0",
+                "is 0, out of range: use a whole number from 1 to 64 (default 8)",
+            ),
             ("max_concurrency", "65", "is 65, out of range"),
             ("max_concurrency", "8.0", "is \"8.0\", not a whole number"),
-            ("backfill_hours", "-1", "is -1, out of range: use a whole number from 0 to 8760 (default 24)"),
+            (
+                "backfill_hours",
+                "-1",
+                "is -1, out of range: use a whole number from 0 to 8760 (default 24)",
+            ),
             ("backfill_hours", "8761", "out of range"),
             ("backfill_hours", "a day", "not a whole number"),
             ("request_timeout", "0", "from 1 to 300 (default 30)"),
             ("request_timeout", "301", "is 301, out of range"),
-            ("request_timeout", "99999999999999999999", "not a whole number"),
+            (
+                "request_timeout",
+                "99999999999999999999",
+                "not a whole number",
+            ),
         ] {
             let e = problem(&[(field, value)]);
             assert_eq!(e.field, field);
@@ -617,7 +647,10 @@ mod tests {
 
     #[test]
     fn admin_email_must_look_like_an_email() {
-        assert_eq!(with(&[("admin_email", " a@b ")]).unwrap().admin_email, "a@b");
+        assert_eq!(
+            with(&[("admin_email", " a@b ")]).unwrap().admin_email,
+            "a@b"
+        );
         for bad in ["admin", "@example.com", "a@", "a@b@c", "a b@c"] {
             let e = problem(&[("admin_email", bad)]);
             assert!(e.problem.contains("not an email address"), "{bad}");
@@ -637,7 +670,10 @@ mod tests {
         for (bad, says) in [
             ("squid.corp:3128", "scheme \"squid.corp\""),
             ("socks5://squid.corp:1080", "scheme \"socks5\""),
-            ("http://bob:hunter2@squid.corp:3128/path", "path, query or fragment"),
+            (
+                "http://bob:hunter2@squid.corp:3128/path",
+                "path, query or fragment",
+            ),
             ("http://squid.corp:3128/?a", "path, query or fragment"),
             ("not a url", "not a valid URL"),
         ] {
@@ -653,12 +689,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ta-incode-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let pem = dir.join("ca.pem");
-        std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-            .unwrap();
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         let not_pem = dir.join("ca.der");
         std::fs::write(&not_pem, [0x30, 0x82, 0x01]).unwrap();
         let pem_path = pem.to_str().unwrap();
-        assert_eq!(with(&[("ca_bundle", pem_path)]).unwrap().ca_bundle, Some(pem.clone()));
+        assert_eq!(
+            with(&[("ca_bundle", pem_path)]).unwrap().ca_bundle,
+            Some(pem.clone())
+        );
         for (bad, says) in [
             ("certs/ca.pem", "relative path"),
             ("/nonexistent/ca.pem", "cannot be read"),
@@ -672,7 +714,10 @@ mod tests {
 
     #[test]
     fn log_level_choices() {
-        assert_eq!(with(&[("log_level", "debug")]).unwrap().log_level, LogLevel::Debug);
+        assert_eq!(
+            with(&[("log_level", "debug")]).unwrap().log_level,
+            LogLevel::Debug
+        );
         let e = problem(&[("log_level", "TRACE")]);
         assert_eq!(e.problem, "is \"TRACE\": use DEBUG, INFO, WARN or ERROR");
     }
@@ -681,11 +726,18 @@ mod tests {
     fn long_values_are_shortened_in_messages() {
         let long = "x".repeat(100);
         let e = problem(&[("backfill_hours", &long)]);
-        assert!(e.problem.contains(&format!("\"{}…\"", "x".repeat(40))), "{}", e.problem);
+        assert!(
+            e.problem.contains(&format!("\"{}…\"", "x".repeat(40))),
+            "{}",
+            e.problem
+        );
     }
 
     #[test]
     fn the_index_is_kept() {
-        assert_eq!(with(&[("index", "incode")]).unwrap().index.as_deref(), Some("incode"));
+        assert_eq!(
+            with(&[("index", "incode")]).unwrap().index.as_deref(),
+            Some("incode")
+        );
     }
 }

@@ -16,7 +16,9 @@ fn main() -> ExitCode {
     }));
     let outcome = Mode::from_args(std::env::args_os().skip(1)).and_then(|mode| match mode {
         Mode::Scheme => modes::print_scheme(io::stdout().lock()),
-        Mode::ValidateArguments => modes::validate_arguments(io::stdin().lock(), io::stdout().lock()),
+        Mode::ValidateArguments => {
+            modes::validate_arguments(io::stdin().lock(), io::stdout().lock())
+        }
         Mode::Run => modes::run(io::stdin().lock(), io::stdout().lock()),
         Mode::Version => modes::print_version(io::stdout().lock()),
     });

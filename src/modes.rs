@@ -95,10 +95,10 @@ pub fn run(input: impl Read, out: impl Write) -> Result<(), Error> {
     // but the last failure are logged here, the last one by the caller.
     let mut last_error = None;
     for stanza in &definition.stanzas {
-        if let Err(e) = run_stanza(stanza, &mut events) {
-            if let Some(previous) = last_error.replace(e) {
-                error::report(&previous);
-            }
+        if let Err(e) = run_stanza(stanza, &mut events)
+            && let Some(previous) = last_error.replace(e)
+        {
+            error::report(&previous);
         }
     }
     events.finish().map_err(Error::WriteStdout)?;
@@ -122,8 +122,14 @@ fn run_stanza(stanza: &Stanza, _events: &mut EventWriter<impl Write>) -> Result<
         config.max_concurrency,
         config.backfill_hours,
         config.request_timeout.as_secs(),
-        config.proxy.as_ref().map_or("none".into(), |p| p.url.to_string()),
-        config.ca_bundle.as_ref().map_or("none".into(), |p| p.display().to_string()),
+        config
+            .proxy
+            .as_ref()
+            .map_or("none".into(), |p| p.url.to_string()),
+        config
+            .ca_bundle
+            .as_ref()
+            .map_or("none".into(), |p| p.display().to_string()),
         config.index.as_deref().unwrap_or("(input default)"),
     );
     // The enrichment pass (contract §2 steps 1-7) lands here with the enrichment issue.
@@ -167,7 +173,10 @@ mod tests {
     fn only_splunkds_command_lines_are_accepted() {
         assert_eq!(mode(&[]).unwrap(), Mode::Run);
         assert_eq!(mode(&["--scheme"]).unwrap(), Mode::Scheme);
-        assert_eq!(mode(&["--validate-arguments"]).unwrap(), Mode::ValidateArguments);
+        assert_eq!(
+            mode(&["--validate-arguments"]).unwrap(),
+            Mode::ValidateArguments
+        );
         assert_eq!(mode(&["--version"]).unwrap(), Mode::Version);
         for bad in [&["--run"][..], &["--scheme", "x"], &["-h"], &[""]] {
             assert!(matches!(mode(bad), Err(Error::Usage(_))), "{bad:?}");

@@ -105,7 +105,13 @@ fn scheme_elements_come_in_the_sdks_order() {
     ));
     let tags = |n: &support::Node| n.children.iter().map(|c| c.tag.clone()).collect::<Vec<_>>();
     assert_eq!(tags(&ours), tags(&sdk));
-    let arg = |n: &support::Node| n.child("endpoint").child("args").children[1].children.iter().map(|c| c.tag.clone()).collect::<Vec<_>>();
+    let arg = |n: &support::Node| {
+        n.child("endpoint").child("args").children[1]
+            .children
+            .iter()
+            .map(|c| c.tag.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(arg(&ours), arg(&sdk));
 }
 
@@ -119,10 +125,16 @@ fn input_definition_with_two_inputs() {
     assert_eq!(def.stanzas.len(), 2);
 
     let aaa = &def.stanzas[0];
-    assert_eq!((aaa.name.as_str(), aaa.app.as_deref()), ("foobar://aaa", Some("search")));
+    assert_eq!(
+        (aaa.name.as_str(), aaa.app.as_deref()),
+        ("foobar://aaa", Some("search"))
+    );
     let single = |v: &str| ParamValue::Single(v.to_owned());
     assert_eq!(
-        aaa.params.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>(),
+        aaa.params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect::<Vec<_>>(),
         [
             ("disabled", single("0")),
             ("index", single("default")),
@@ -132,7 +144,10 @@ fn input_definition_with_two_inputs() {
     );
 
     let bbb = &def.stanzas[1];
-    assert_eq!((bbb.name.as_str(), bbb.app.as_deref()), ("foobar://bbb", Some("my_app")));
+    assert_eq!(
+        (bbb.name.as_str(), bbb.app.as_deref()),
+        ("foobar://bbb", Some("my_app"))
+    );
     assert_eq!(bbb.param("param1"), Some("value11"));
     assert_eq!(bbb.param("param2"), Some("value22"));
     assert_eq!(
@@ -180,7 +195,9 @@ fn validation_definition() {
     );
     // A run must never read a validation request as its input, nor the other way round.
     assert!(InputDefinition::parse(&fixture_bytes("splunklib/validation.xml")).is_err());
-    assert!(ValidationDefinition::parse(&fixture_bytes("splunklib/conf_with_0_inputs.xml")).is_err());
+    assert!(
+        ValidationDefinition::parse(&fixture_bytes("splunklib/conf_with_0_inputs.xml")).is_err()
+    );
 }
 
 #[test]
@@ -229,7 +246,10 @@ fn events_match_the_sdk() {
         data: "This is a test of the emergency broadcast system.",
         ..Event::default()
     };
-    assert_eq!(only_event(&[minimal]), tree(&fixture_text("splunklib/event_minimal.xml")));
+    assert_eq!(
+        only_event(&[minimal]),
+        tree(&fixture_text("splunklib/event_minimal.xml"))
+    );
     assert_eq!(
         only_event(&[maximal(1_372_274_622_493)]),
         tree(&fixture_text("splunklib/event_maximal.xml"))
@@ -243,7 +263,10 @@ fn streams_match_the_sdk() {
         tree(&fixture_text("splunklib/stream_with_one_event.xml"))
     );
     assert_eq!(
-        tree(&stream(&[maximal(1_372_275_124_466), maximal(1_372_275_124_466)])),
+        tree(&stream(&[
+            maximal(1_372_275_124_466),
+            maximal(1_372_275_124_466)
+        ])),
         tree(&fixture_text("splunklib/stream_with_two_events.xml"))
     );
 }
@@ -265,7 +288,12 @@ fn event_data_parses_back_unchanged() {
         let doc = roxmltree::Document::parse(&written).unwrap();
         let e = doc.root_element().first_element_child().unwrap();
         assert_eq!(e.attribute("stanza"), Some("incode://a \"b\" <c>"));
-        let text = e.children().find(|n| n.has_tag_name("data")).unwrap().text().unwrap();
+        let text = e
+            .children()
+            .find(|n| n.has_tag_name("data"))
+            .unwrap()
+            .text()
+            .unwrap();
         assert_eq!(text, data);
     }
 }

@@ -96,10 +96,7 @@ impl InputDefinition {
     /// Parses a run's stdin.
     pub fn parse(bytes: &[u8]) -> Result<Self, DefinitionError> {
         let (metadata, stanzas) = parse_document(bytes, "input")?;
-        let stanzas = stanzas
-            .into_iter()
-            .map(RawStanza::into_stanza)
-            .collect();
+        let stanzas = stanzas.into_iter().map(RawStanza::into_stanza).collect();
         Ok(InputDefinition { metadata, stanzas })
     }
 }
@@ -215,7 +212,7 @@ fn parse_document(
 /// read; the XML declaration's `encoding` is then moot because the text is already decoded.
 fn decode(bytes: &[u8]) -> Result<String, DefinitionError> {
     let utf16 = |rest: &[u8], from: fn([u8; 2]) -> u16| {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(DefinitionError::Encoding(
                 "UTF-16 with an odd number of bytes".into(),
             ));
@@ -336,10 +333,7 @@ mod tests {
             .into_iter()
             .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
             .collect();
-        let utf8_bom: Vec<u8> = [0xEF, 0xBB, 0xBF]
-            .into_iter()
-            .chain(text.bytes())
-            .collect();
+        let utf8_bom: Vec<u8> = [0xEF, 0xBB, 0xBF].into_iter().chain(text.bytes()).collect();
         for bytes in [utf16be.clone(), utf16le, utf8_bom] {
             assert_eq!(decode(&bytes).unwrap(), text);
         }

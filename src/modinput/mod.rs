@@ -5,7 +5,9 @@ pub mod definition;
 pub mod scheme;
 pub mod stream;
 
-pub use definition::{DefinitionError, InputDefinition, Metadata, ParamValue, Stanza, ValidationDefinition};
+pub use definition::{
+    DefinitionError, InputDefinition, Metadata, ParamValue, Stanza, ValidationDefinition,
+};
 pub use scheme::{Argument, DataType, Scheme, StreamingMode};
 pub use stream::{Event, EventTime, EventWriter};
 

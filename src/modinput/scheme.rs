@@ -75,7 +75,11 @@ impl Scheme {
                 if let Some(d) = self.description {
                     text(w, "description", d)?;
                 }
-                text(w, "use_external_validation", flag(self.use_external_validation))?;
+                text(
+                    w,
+                    "use_external_validation",
+                    flag(self.use_external_validation),
+                )?;
                 text(w, "use_single_instance", flag(self.use_single_instance))?;
                 let mode = match self.streaming_mode {
                     StreamingMode::Simple => "simple",

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod conf;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -67,7 +69,11 @@ fn node(n: roxmltree::Node<'_, '_>) -> Node {
     Node {
         tag: n.tag_name().name().to_owned(),
         attributes,
-        text: if text.trim().is_empty() { String::new() } else { text },
+        text: if text.trim().is_empty() {
+            String::new()
+        } else {
+            text
+        },
         children: n.children().filter(|c| c.is_element()).map(node).collect(),
     }
 }
