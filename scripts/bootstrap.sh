@@ -4,6 +4,8 @@
 # tools in scripts/requirements.txt. Sourced by package.sh and test.sh; every step is skipped when
 # already done, so a second run costs a few milliseconds.
 
+# (No `grep -q` at the end of a pipe: it exits at the first match, the writer gets SIGPIPE, and
+# pipefail in the calling scripts would then read the check as failed.)
 TA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TA_TARGET=x86_64-unknown-linux-musl
 TA_VENV="$TA_ROOT/.venv"
@@ -20,13 +22,13 @@ ta_apt_install() { # package...
 }
 
 ta_bootstrap_rust() {
-  if ! rustup target list --installed | grep -qx "$TA_TARGET"; then
+  if ! rustup target list --installed | grep -x "$TA_TARGET" >/dev/null; then
     ta_say "adding the Rust target $TA_TARGET"
     rustup target add "$TA_TARGET" >/dev/null
   fi
   local component
   for component in rustfmt clippy; do
-    if ! rustup component list --installed | grep -q "^$component"; then
+    if ! rustup component list --installed | grep "^$component" >/dev/null; then
       rustup component add "$component" >/dev/null
     fi
   done
@@ -34,7 +36,8 @@ ta_bootstrap_rust() {
 }
 
 ta_bootstrap_python() {
-  ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || ta_apt_install libmagic1
+  python3 -c 'import ctypes.util, sys; sys.exit(not ctypes.util.find_library("magic"))' ||
+    ta_apt_install libmagic1
   local stamp="$TA_VENV/.requirements"
   if ! cmp -s "$TA_ROOT/scripts/requirements.txt" "$stamp" 2>/dev/null; then
     ta_say "creating the Python venv $TA_VENV with the pinned Splunk tools"
