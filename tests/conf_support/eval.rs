@@ -304,7 +304,10 @@ fn call(name: &str, args: &[Expr], event: &Event) -> Value {
             }
         }
         "case" => {
-            assert!(args.len() % 2 == 0, "case() takes condition/value pairs");
+            assert!(
+                args.len().is_multiple_of(2),
+                "case() takes condition/value pairs"
+            );
             args.chunks(2)
                 .find(|pair| truthy(&eval(&pair[0], event)))
                 .map(|pair| eval(&pair[1], event))

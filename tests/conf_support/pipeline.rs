@@ -226,7 +226,7 @@ impl App {
         for (class, spec) in props.classes("FIELDALIAS-") {
             let words: Vec<&str> = spec.split_whitespace().collect();
             assert!(
-                words.len() % 3 == 0,
+                words.len().is_multiple_of(3),
                 "FIELDALIAS-{class}: not a list of <field> AS|ASNEW <field>"
             );
             for alias in words.chunks(3) {
