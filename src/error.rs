@@ -3,8 +3,11 @@
 use std::io;
 use std::process::ExitCode;
 
+use crate::checkpoint::CheckpointError;
 use crate::config::ConfigErrors;
+use crate::incode::IncodeError;
 use crate::modinput::DefinitionError;
+use crate::splunkd::SplunkdError;
 
 /// What stops `incode` from doing its job. Every message says what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,26 @@ pub enum Error {
         /// Every problem found.
         errors: ConfigErrors,
     },
+    /// A secret is masked in inputs.conf but missing from the credential store.
+    #[error(
+        "{field} is masked in inputs.conf, but Splunk's credential store has no value for it \
+         (realm \"{realm}\"): enter it again in Settings > Data inputs > Incode"
+    )]
+    MissingSecret {
+        /// The argument.
+        field: &'static str,
+        /// The realm searched.
+        realm: String,
+    },
+    /// A splunkd call failed.
+    #[error(transparent)]
+    Splunkd(#[from] SplunkdError),
+    /// Incode refused the credentials or could not be used at all.
+    #[error(transparent)]
+    Incode(#[from] IncodeError),
+    /// The checkpoint could not be used.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     /// stdout is gone or full.
     #[error(
         "cannot write to stdout ({0}): splunkd stopped reading; the next run starts again \
@@ -56,9 +79,27 @@ pub enum Error {
     WriteStdout(io::Error),
 }
 
+impl Error {
+    /// The `event=` token of the log line, for searches and the health dashboard.
+    pub fn event(&self) -> &'static str {
+        match self {
+            Error::Splunkd(_) => "splunkd_error",
+            Error::Incode(_) => "incode_error",
+            Error::Checkpoint(_) => "checkpoint_error",
+            Error::InvalidInput { .. }
+            | Error::MissingSecret { .. }
+            | Error::NotIncodeStanza(_) => "configuration_error",
+            Error::Usage(_) | Error::ReadStdin { .. } | Error::Definition { .. } => {
+                "protocol_error"
+            }
+            Error::WriteStdout(_) => "output_error",
+        }
+    }
+}
+
 /// Logs an error as one ERROR line (the input is named by the logger's context).
 pub fn report(error: &Error) {
-    log::error!("{error}");
+    log::error!("event={} {error}", error.event());
 }
 
 /// The process's exit status for a mode's outcome, logging the error if there is one.

@@ -3,6 +3,7 @@
 
 mod support;
 
+use support::world::*;
 use support::*;
 
 fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -134,9 +135,10 @@ fn version_is_the_crates() {
 #[test]
 fn valid_arguments_give_exit_0_and_nothing_on_stdout() {
     for params in [
-        valid_params(),
         with(&[("api_key", "********"), ("admin_password", "********")]),
         with(&[
+            ("api_key", "********"),
+            ("admin_password", "********"),
             ("max_concurrency", "64"),
             ("backfill_hours", "0"),
             ("request_timeout", "1"),
@@ -153,6 +155,67 @@ fn valid_arguments_give_exit_0_and_nothing_on_stdout() {
         assert_eq!(run.stdout, "");
         assert_eq!(run.stderr, "");
     }
+}
+
+#[test]
+fn validation_signs_in_to_incode_when_secrets_are_typed_in_clear() {
+    let w = World::new("validate-live");
+    let run = incode(
+        &["--validate-arguments"],
+        w.validation_document().as_bytes(),
+    );
+    assert_eq!(
+        (run.status, run.stdout.as_str(), run.stderr.as_str()),
+        (Some(0), "", ""),
+        "{run:?}"
+    );
+    assert_eq!(w.incode.logins(), 1);
+    for (field, value, needle) in [
+        (
+            "api_key",
+            "wrong-key",
+            "api_key is rejected by Incode (403 Forbidden",
+        ),
+        (
+            "admin_password",
+            "wrong",
+            "admin_password or admin_email is rejected by Incode (401",
+        ),
+        (
+            "api_url",
+            "http://127.0.0.1:9",
+            "api_url cannot be used to sign in to Incode: cannot reach",
+        ),
+    ] {
+        let mut w = World::new("validate-live-bad");
+        w.set(field, value);
+        let run = incode(
+            &["--validate-arguments"],
+            w.validation_document().as_bytes(),
+        );
+        assert_eq!(run.status, Some(1), "{run:?}");
+        let message = tree(&run.stdout).child("message").text.clone();
+        assert!(message.starts_with(needle), "{message}");
+        assert_one_error(&run, &[needle]);
+        assert_no_secret(&run);
+    }
+}
+
+#[test]
+fn validation_reads_the_stored_secret_when_only_one_is_typed_again() {
+    let mut w = World::new("validate-half");
+    assert_eq!(w.run().status, Some(0)); // stores both secrets
+    w.set("api_key", "********");
+    let run = incode(
+        &["--validate-arguments"],
+        w.validation_document().as_bytes(),
+    );
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(
+        w.incode.logins(),
+        1,
+        "signed in with the stored API key and the typed password"
+    );
 }
 
 /// One rule each: (argument, value, words the message must contain).
@@ -362,41 +425,51 @@ fn the_sdks_utf16_validation_request_is_read() {
 }
 
 #[test]
-fn a_valid_run_writes_a_closed_empty_stream() {
-    let run = incode(&[], input_document("prod", &valid_params()).as_bytes());
+fn a_run_with_nothing_new_writes_a_closed_empty_stream() {
+    let w = World::new("cli-empty");
+    let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
-    assert_eq!(tree(&run.stdout).tag, "stream");
-    assert_eq!(run.stderr, "");
+    assert_eq!(run.stdout, "<stream></stream>\n");
+    assert_levels(&run);
+    assert!(summary(&run).contains("found=0 enriched=0"), "{run:?}");
 }
 
 #[test]
 fn a_utf16_input_definition_is_read() {
-    let text = input_document("prod", &valid_params()).replace("UTF-8", "utf-16");
+    let w = World::new("cli-utf16");
+    let text = w.document().replace(
+        "<input>",
+        "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<input>",
+    );
     let bytes: Vec<u8> = [0xFE, 0xFF]
         .into_iter()
         .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
         .collect();
-    let run = incode(&[], &bytes);
+    let run = incode_with_env(
+        &[],
+        &bytes,
+        &[("SPLUNK_HOME", w.dir.join("home").to_str().unwrap())],
+    );
     assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(summary(&run).contains("found=0"));
 }
 
 #[test]
 fn debug_logging_shows_the_configuration_but_no_secret() {
-    let params = with(&[
-        ("log_level", "DEBUG"),
-        ("proxy_url", "http://bob:hunter2@squid.corp:3128"),
-    ]);
-    let run = incode(&[], input_document("prod", &params).as_bytes());
+    let mut w = World::new("cli-debug");
+    w.set("log_level", "DEBUG");
+    w.set("proxy_url", "http://bob:hunter2@squid.corp:3128");
+    let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
     assert_levels(&run);
     let debug: Vec<_> = run
         .log_lines()
         .into_iter()
-        .filter(|l| l.starts_with("DEBUG input=prod "))
+        .filter(|l| l.starts_with("DEBUG input=prod configuration "))
         .collect();
     assert_eq!(debug.len(), 1, "{run:?}");
     assert!(
-        debug[0].contains("api_url=https://demo-api.incodesmile.com/"),
+        debug[0].contains(&format!("api_url={}/", w.incode.url)),
         "{}",
         debug[0]
     );
@@ -406,16 +479,26 @@ fn debug_logging_shows_the_configuration_but_no_secret() {
         debug[0]
     );
     assert!(debug[0].contains("index=incode"), "{}", debug[0]);
-    assert_no_secret(&run);
+    // The proxy's password went to the credential store and was masked in the input.
+    let s = w.splunkd.state.lock().unwrap();
+    assert_eq!(
+        s.passwords["incode\\://prod:proxy_password:"].password,
+        "hunter2"
+    );
+    assert_eq!(
+        s.input_edits[0].1["proxy_url"],
+        "http://bob:********@squid.corp:3128/"
+    );
 }
 
 #[test]
 fn the_log_level_hides_lower_levels() {
-    let quiet = with(&[("log_level", "WARN")]);
-    let run = incode(&[], input_document("prod", &quiet).as_bytes());
-    assert_eq!((run.status, run.stderr.as_str()), (Some(0), ""));
-    let chatty = with(&[("log_level", "DEBUG")]);
-    let run = incode(&[], input_document("prod", &chatty).as_bytes());
+    let mut w = World::new("cli-quiet");
+    w.set("log_level", "WARN");
+    let run = w.run();
+    assert_eq!((run.status, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    w.set("log_level", "DEBUG");
+    let run = w.run();
     assert!(run.stderr.starts_with("DEBUG "), "{run:?}");
 }
 

@@ -3,6 +3,10 @@
 #![allow(dead_code)] // each test crate uses a different part of this module
 
 pub mod conf;
+pub mod fake_incode;
+pub mod fake_splunkd;
+pub mod tls;
+pub mod world;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,499 @@
+//! The input's memory between runs: one SQLite file per input under `checkpoint_dir`, holding
+//! the high-water mark of discovery and the state of every (interview, trigger) job.
+//!
+//! A job's state changes only after the event it covers has been written and flushed, so a
+//! process killed at any point repeats at most the events in flight and never loses one.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::score::Trigger;
+
+/// Characters of an input name kept as they are in its file name.
+const FILE_NAME: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// The schema, one script per version; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: high-water mark and jobs.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+     CREATE TABLE jobs (
+         interview_id TEXT NOT NULL,
+         trigger TEXT NOT NULL,
+         state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'given_up')),
+         attempts INTEGER NOT NULL DEFAULT 0,
+         first_failure_at INTEGER,
+         next_attempt_at INTEGER NOT NULL DEFAULT 0,
+         last_error TEXT,
+         trigger_time_ms INTEGER NOT NULL,
+         client_id TEXT,
+         flow_id TEXT,
+         external_customer_id TEXT,
+         updated_at INTEGER NOT NULL,
+         PRIMARY KEY (interview_id, trigger)
+     ) WITHOUT ROWID;
+     CREATE INDEX jobs_due ON jobs (state, next_attempt_at);",
+];
+
+/// What went wrong with the checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The folder or file cannot be created or opened.
+    #[error(
+        "cannot open the checkpoint {path} ({source}); check that the folder exists and the user \
+         Splunk runs as may write to it"
+    )]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another run of the same input holds the lock.
+    #[error("another run of this input is still going (it holds {0})")]
+    Busy(PathBuf),
+    /// The file was written by a newer TA-incode.
+    #[error(
+        "the checkpoint {path} has schema version {found}, newer than this TA-incode knows \
+         ({known}); upgrade the add-on, or move the file away to start over"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// The newest this code knows.
+        known: i64,
+    },
+    /// An SQLite error.
+    #[error("the checkpoint {path} failed: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+}
+
+/// A job due in this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The webhook event that asked for the score.
+    pub trigger: Trigger,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When the first failure happened (epoch seconds).
+    pub first_failure_at: Option<i64>,
+}
+
+/// An open checkpoint, locked for this process.
+pub struct Checkpoint {
+    conn: Connection,
+    path: PathBuf,
+    _lock: File,
+}
+
+impl Checkpoint {
+    /// Opens (creating if needed) the checkpoint of input `name` in `dir`, and locks it against
+    /// another run of the same input.
+    pub fn open(dir: &Path, name: &str) -> Result<Checkpoint, CheckpointError> {
+        let stem = utf8_percent_encode(name, FILE_NAME).to_string();
+        let path = dir.join(format!("{stem}.sqlite"));
+        let open_error = |source| CheckpointError::Open {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(open_error)?;
+        let lock_path = dir.join(format!("{stem}.lock"));
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(open_error)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(CheckpointError::Busy(lock_path)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(open_error(e)),
+        }
+        let conn = Connection::open(&path).map_err(|source| CheckpointError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut checkpoint = Checkpoint {
+            conn,
+            path,
+            _lock: lock,
+        };
+        checkpoint.migrate()?;
+        Ok(checkpoint)
+    }
+
+    fn migrate(&mut self) -> Result<(), CheckpointError> {
+        let path = self.path.clone();
+        let sql = |source| CheckpointError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        // WAL: a commit appends to the log without an fsync of the database, so committing after
+        // every written event stays cheap; NORMAL still survives a process kill.
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(sql)?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(CheckpointError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (i, script) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(sql)?;
+            tx.execute_batch(script).map_err(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
+        Ok(())
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> CheckpointError {
+        CheckpointError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The index time up to which discovery has searched, if it ever has.
+    pub fn high_water_mark(&self) -> Result<Option<i64>, CheckpointError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'high_water_mark'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Starts recording one discovery; nothing of it is kept unless [`Discovery::finish`] runs.
+    pub fn discovery(&mut self) -> Result<Discovery<'_>, CheckpointError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| CheckpointError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Discovery {
+            tx,
+            path,
+            new_jobs: 0,
+        })
+    }
+
+    /// Jobs due at `now` (epoch seconds), oldest trigger first, at most `limit`.
+    pub fn due_jobs(&self, now: i64, limit: usize) -> Result<Vec<Job>, CheckpointError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT interview_id, trigger, trigger_time_ms, client_id, flow_id,
+                        external_customer_id, attempts, first_failure_at
+                 FROM jobs WHERE state = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY trigger_time_ms, interview_id, trigger LIMIT ?2",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = statement
+            .query_map(params![now, limit as i64], |r| {
+                Ok(Job {
+                    trigger: Trigger {
+                        interview_id: r.get(0)?,
+                        status: r.get(1)?,
+                        time_ms: r.get(2)?,
+                        client_id: r.get(3)?,
+                        flow_id: r.get(4)?,
+                        external_customer_id: r.get(5)?,
+                    },
+                    attempts: r.get(6)?,
+                    first_failure_at: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Records that the job's score event was written.
+    pub fn mark_done(&self, trigger: &Trigger, now: i64) -> Result<(), CheckpointError> {
+        self.set_state(trigger, "done", None, now)
+    }
+
+    /// Records that the job was given up (its error event was written).
+    pub fn mark_given_up(
+        &self,
+        trigger: &Trigger,
+        error: &str,
+        now: i64,
+    ) -> Result<(), CheckpointError> {
+        self.set_state(trigger, "given_up", Some(error), now)
+    }
+
+    /// Records a failed attempt; the job is tried again from `next_attempt_at`.
+    pub fn mark_failed(
+        &self,
+        job: &Job,
+        error: &str,
+        next_attempt_at: i64,
+        now: i64,
+    ) -> Result<(), CheckpointError> {
+        self.conn
+            .execute(
+                "UPDATE jobs SET attempts = attempts + 1,
+                        first_failure_at = coalesce(first_failure_at, ?3),
+                        next_attempt_at = ?4, last_error = ?5, updated_at = ?3
+                 WHERE interview_id = ?1 AND trigger = ?2",
+                params![
+                    job.trigger.interview_id,
+                    job.trigger.status,
+                    now,
+                    next_attempt_at,
+                    error
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.sql(e))
+    }
+
+    fn set_state(
+        &self,
+        trigger: &Trigger,
+        state: &str,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<(), CheckpointError> {
+        self.conn
+            .execute(
+                "UPDATE jobs SET state = ?3, last_error = coalesce(?4, last_error), updated_at = ?5
+                 WHERE interview_id = ?1 AND trigger = ?2",
+                params![trigger.interview_id, trigger.status, state, error, now],
+            )
+            .map(drop)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Forgets finished jobs last touched before `before` (epoch seconds); returns how many.
+    pub fn prune(&self, before: i64) -> Result<usize, CheckpointError> {
+        self.conn
+            .execute(
+                "DELETE FROM jobs WHERE state IN ('done', 'given_up') AND updated_at < ?1",
+                params![before],
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The number of jobs still pending (the backlog).
+    pub fn pending(&self) -> Result<u64, CheckpointError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM jobs WHERE state = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.sql(e))
+    }
+}
+
+/// One discovery in progress: jobs found so far, committed together with the new high-water
+/// mark, or not at all.
+pub struct Discovery<'a> {
+    tx: Transaction<'a>,
+    path: PathBuf,
+    new_jobs: u64,
+}
+
+impl Discovery<'_> {
+    /// Records a trigger; one already known (in any state) is left as it is, so overlapping
+    /// windows and Incode's repeated webhooks cause no second fetch.
+    pub fn add(&mut self, trigger: &Trigger, now: i64) -> Result<(), CheckpointError> {
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO jobs (interview_id, trigger, state, trigger_time_ms,
+                        client_id, flow_id, external_customer_id, updated_at)
+                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    trigger.interview_id,
+                    trigger.status,
+                    trigger.time_ms,
+                    trigger.client_id,
+                    trigger.flow_id,
+                    trigger.external_customer_id,
+                    now
+                ])
+            })
+            .map_err(|source| CheckpointError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.new_jobs += inserted as u64;
+        Ok(())
+    }
+
+    /// Commits the jobs found and the new high-water mark; returns how many jobs were new.
+    pub fn finish(self, high_water_mark: i64) -> Result<u64, CheckpointError> {
+        let path = &self.path;
+        let sql = |source| CheckpointError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        self.tx
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('high_water_mark', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![high_water_mark],
+            )
+            .map_err(&sql)?;
+        self.tx.commit().map_err(sql)?;
+        Ok(self.new_jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ta-incode-cp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn trigger(id: &str, status: &str, time_ms: i64) -> Trigger {
+        Trigger {
+            interview_id: id.into(),
+            status: status.into(),
+            time_ms,
+            client_id: Some("c".into()),
+            flow_id: None,
+            external_customer_id: None,
+        }
+    }
+
+    #[test]
+    fn discovery_is_all_or_nothing_and_deduplicated() {
+        let d = dir("discovery");
+        let mut cp = Checkpoint::open(&d, "prod").unwrap();
+        assert_eq!(cp.high_water_mark().unwrap(), None);
+        {
+            let mut disc = cp.discovery().unwrap();
+            disc.add(&trigger("a", "ONBOARDING_FINISHED", 2), 100)
+                .unwrap();
+            // dropped without finish: rolled back
+        }
+        assert!(cp.due_jobs(100, 10).unwrap().is_empty());
+        let mut disc = cp.discovery().unwrap();
+        disc.add(&trigger("b", "ONBOARDING_FINISHED", 2), 100)
+            .unwrap();
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 1), 100)
+            .unwrap();
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 5), 100)
+            .unwrap();
+        disc.add(&trigger("a", "MANUAL_REVIEW_APPROVED", 9), 100)
+            .unwrap();
+        assert_eq!(disc.finish(1_000).unwrap(), 3);
+        assert_eq!(cp.high_water_mark().unwrap(), Some(1_000));
+        let due: Vec<_> = cp
+            .due_jobs(100, 10)
+            .unwrap()
+            .into_iter()
+            .map(|j| (j.trigger.interview_id, j.trigger.status, j.trigger.time_ms))
+            .collect();
+        assert_eq!(
+            due,
+            [
+                ("a".into(), "ONBOARDING_FINISHED".into(), 1),
+                ("b".into(), "ONBOARDING_FINISHED".into(), 2),
+                ("a".into(), "MANUAL_REVIEW_APPROVED".into(), 9)
+            ]
+        );
+        assert_eq!(cp.due_jobs(100, 2).unwrap().len(), 2);
+
+        cp.mark_done(&trigger("a", "ONBOARDING_FINISHED", 1), 200)
+            .unwrap();
+        let mut disc = cp.discovery().unwrap();
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 1), 300)
+            .unwrap();
+        assert_eq!(
+            disc.finish(2_000).unwrap(),
+            0,
+            "a finished job is not found again"
+        );
+        assert_eq!(cp.pending().unwrap(), 2);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn failures_wait_and_count() {
+        let d = dir("failures");
+        let mut cp = Checkpoint::open(&d, "prod").unwrap();
+        let mut disc = cp.discovery().unwrap();
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 1), 100)
+            .unwrap();
+        disc.finish(1).unwrap();
+        let job = cp.due_jobs(100, 10).unwrap().remove(0);
+        assert_eq!((job.attempts, job.first_failure_at), (0, None));
+        cp.mark_failed(&job, "HTTP 404", 400, 100).unwrap();
+        assert!(cp.due_jobs(399, 10).unwrap().is_empty());
+        let job = cp.due_jobs(400, 10).unwrap().remove(0);
+        assert_eq!((job.attempts, job.first_failure_at), (1, Some(100)));
+        cp.mark_failed(&job, "HTTP 404", 900, 400).unwrap();
+        let job = cp.due_jobs(900, 10).unwrap().remove(0);
+        assert_eq!((job.attempts, job.first_failure_at), (2, Some(100)));
+        cp.mark_given_up(&job.trigger, "gave up", 900).unwrap();
+        assert!(cp.due_jobs(i64::MAX, 10).unwrap().is_empty());
+        assert_eq!(cp.prune(901).unwrap(), 1);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn one_run_at_a_time_and_state_survives_reopening() {
+        let d = dir("lock");
+        let mut cp = Checkpoint::open(&d, "my input/1").unwrap();
+        assert!(matches!(
+            Checkpoint::open(&d, "my input/1"),
+            Err(CheckpointError::Busy(_))
+        ));
+        let other = Checkpoint::open(&d, "other").unwrap();
+        drop(other);
+        cp.discovery().unwrap().finish(42).unwrap();
+        drop(cp);
+        let cp = Checkpoint::open(&d, "my input/1").unwrap();
+        assert_eq!(cp.high_water_mark().unwrap(), Some(42));
+        assert!(d.join("my%20input%2F1.sqlite").is_file());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let d = dir("newer");
+        drop(Checkpoint::open(&d, "prod").unwrap());
+        let conn = Connection::open(d.join("prod.sqlite")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(
+            Checkpoint::open(&d, "prod"),
+            Err(CheckpointError::TooNew { found: 99, .. })
+        ));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

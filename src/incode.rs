@@ -1,0 +1,528 @@
+//! The Incode Omni API: executive login and score fetches, with retries, one fresh login on 401,
+//! and a shared pause when Incode throttles.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use serde_json::Value;
+use url::Url;
+
+use crate::config::{InputConfig, Proxy};
+use crate::http::{self, USER_AGENT};
+use crate::retry::{Backoff, parse_retry_after};
+use crate::secret::Secret;
+use crate::splunkd::describe;
+
+/// Incode's bodies are small; 10 MB is its own documented request cap.
+const MAX_BODY: u64 = 10 << 20;
+
+const LOGIN: &str = "POST /executive/log-in";
+const SCORE: &str = "GET /omni/get/score";
+
+/// A wait longer than this is not spent inside the pass: the job is left for a later pass.
+const MAX_IN_PASS_WAIT: Duration = Duration::from_secs(60);
+
+/// What went wrong talking to Incode.
+#[derive(Debug, thiserror::Error)]
+pub enum IncodeError {
+    /// The client could not be built (proxy or CA bundle).
+    #[error("cannot set up the HTTPS client for Incode: {0}")]
+    Setup(String),
+    /// No answer: DNS, connection, TLS, proxy.
+    #[error(
+        "cannot reach the Incode API at {url} ({detail}); check api_url, the network path to \
+         Incode, proxy_url and ca_bundle"
+    )]
+    Unreachable {
+        /// The URL called (no secrets: the score URL holds only the interview id).
+        url: String,
+        /// The transport error and its causes.
+        detail: String,
+    },
+    /// No answer within `request_timeout`.
+    #[error("Incode did not answer {what} within {0:?} (request_timeout)", .timeout)]
+    Timeout {
+        /// The call.
+        what: &'static str,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// 403 on login: the API key is wrong.
+    #[error(
+        "Incode rejected the API key (403 Forbidden on /executive/log-in): check api_key in \
+         Settings > Data inputs > Incode"
+    )]
+    BadApiKey,
+    /// 401 on login: the email or password is wrong.
+    #[error(
+        "Incode rejected the executive user's email or password (401 Unauthorized on \
+         /executive/log-in): check admin_email and admin_password"
+    )]
+    BadCredentials,
+    /// Any other HTTP status.
+    #[error("Incode answered HTTP {status} to {what}: {message}")]
+    Status {
+        /// The call.
+        what: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// Incode's error message, or the start of the body.
+        message: String,
+        /// The `Retry-After` delay, when sent.
+        retry_after: Option<Duration>,
+    },
+    /// A body that is not the expected JSON.
+    #[error("Incode's answer to {what} is not valid: {detail}")]
+    Malformed {
+        /// The call.
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The input is shutting down.
+    #[error("not sent: the input is shutting down")]
+    Stopped,
+}
+
+impl IncodeError {
+    /// The HTTP status, when Incode answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            IncodeError::Status { status, .. } => Some(*status),
+            IncodeError::BadApiKey => Some(403),
+            IncodeError::BadCredentials => Some(401),
+            _ => None,
+        }
+    }
+
+    /// Worth another try in this pass: throttling, server errors, timeouts, connection errors.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IncodeError::Unreachable { .. } | IncodeError::Timeout { .. } => true,
+            IncodeError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+
+    /// The wait Incode asked for.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            IncodeError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Stops the whole pass: the credentials are wrong for every interview alike.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, IncodeError::BadApiKey | IncodeError::BadCredentials)
+    }
+}
+
+/// The Incode credentials, clear.
+pub struct Credentials {
+    /// `x-api-key`.
+    pub api_key: Secret,
+    /// The executive user's email.
+    pub email: String,
+    /// Its password.
+    pub password: Secret,
+    /// The proxy's password, when `proxy_url` has one.
+    pub proxy_password: Option<Secret>,
+}
+
+/// Counters for the pass summary.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests sent again after a transient failure.
+    pub retries: AtomicU64,
+    /// 429 answers.
+    pub throttled: AtomicU64,
+}
+
+/// The executive token of this pass (never persisted) and how many times it was replaced.
+struct Token {
+    value: Option<Secret>,
+    generation: u64,
+}
+
+/// A client for one Incode environment, shared by the pass's workers.
+pub struct Incode {
+    http: Client,
+    base: Url,
+    email: String,
+    password: Secret,
+    timeout: Duration,
+    backoff: Backoff,
+    token: Mutex<Token>,
+    /// After a 429, no worker sends before this instant.
+    paused_until: Mutex<Option<Instant>>,
+    stop: Arc<AtomicBool>,
+    /// Counters for the summary line.
+    pub stats: Stats,
+}
+
+impl Incode {
+    /// A client for the input's Incode environment. `stop` is raised on SIGTERM/SIGINT.
+    pub fn new(
+        config: &InputConfig,
+        credentials: Credentials,
+        backoff: Backoff,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Incode, IncodeError> {
+        http::install_crypto_provider();
+        let mut api_key = HeaderValue::from_str(credentials.api_key.expose())
+            .map_err(|_| IncodeError::Setup("the API key is not a valid header value".into()))?;
+        api_key.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(HeaderName::from_static("x-api-key"), api_key);
+        headers.insert(
+            HeaderName::from_static("api-version"),
+            HeaderValue::from_static("1.0"),
+        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut builder = Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .timeout(config.request_timeout);
+        if let Some(proxy) = &config.proxy {
+            builder = builder.proxy(proxy_for(proxy, credentials.proxy_password.as_ref())?);
+        }
+        if let Some(path) = &config.ca_bundle {
+            let pem = std::fs::read(path).map_err(|e| {
+                IncodeError::Setup(format!("cannot read ca_bundle {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                IncodeError::Setup(format!(
+                    "ca_bundle {} is not a PEM bundle: {e}",
+                    path.display()
+                ))
+            })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| IncodeError::Setup(describe(&e)))?;
+        let mut base = config.api_url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Incode {
+            http,
+            base,
+            email: credentials.email,
+            password: credentials.password,
+            timeout: config.request_timeout,
+            backoff,
+            token: Mutex::new(Token {
+                value: None,
+                generation: 0,
+            }),
+            paused_until: Mutex::new(None),
+            stop,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Logs in (`POST /executive/log-in`) unless this pass already has a token.
+    pub fn login(&self) -> Result<(), IncodeError> {
+        self.token().map(drop)
+    }
+
+    /// `GET /omni/get/score?id=<interviewId>`: the score response as Incode sent it.
+    pub fn score(&self, interview_id: &str) -> Result<Value, IncodeError> {
+        let mut logged_in_again = false;
+        self.with_retries(SCORE, || {
+            let (token, generation) = self.token()?;
+            match self.get_score(interview_id, &token) {
+                Err(IncodeError::Status { status: 401, .. }) if !logged_in_again => {
+                    // The executive token expired or was revoked: one fresh login, then again.
+                    logged_in_again = true;
+                    self.forget_token(generation);
+                    let (token, _) = self.token()?;
+                    self.get_score(interview_id, &token)
+                }
+                other => other,
+            }
+        })
+    }
+
+    fn get_score(&self, interview_id: &str, token: &Secret) -> Result<Value, IncodeError> {
+        let mut url = self
+            .base
+            .join("omni/get/score")
+            .expect("a relative path joins");
+        url.query_pairs_mut().append_pair("id", interview_id);
+        let mut hardware_id =
+            HeaderValue::from_str(token.expose()).map_err(|_| IncodeError::Malformed {
+                what: LOGIN,
+                detail: "the token is not a valid header value".into(),
+            })?;
+        hardware_id.set_sensitive(true);
+        self.send(
+            SCORE,
+            self.http
+                .get(url)
+                .header("X-Incode-Hardware-Id", hardware_id),
+        )
+    }
+
+    fn token(&self) -> Result<(Secret, u64), IncodeError> {
+        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(value) = &token.value {
+            return Ok((value.clone(), token.generation));
+        }
+        // Held while logging in, so concurrent workers wait for one login instead of each
+        // making their own.
+        let value = self.with_retries(LOGIN, || self.log_in_once())?;
+        token.value = Some(value.clone());
+        Ok((value, token.generation))
+    }
+
+    fn forget_token(&self, generation: u64) {
+        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
+        if token.generation == generation {
+            token.value = None;
+            token.generation += 1;
+        }
+    }
+
+    fn log_in_once(&self) -> Result<Secret, IncodeError> {
+        let body = serde_json::json!({"email": self.email, "password": self.password.expose()});
+        let url = self
+            .base
+            .join("executive/log-in")
+            .expect("a relative path joins");
+        let response = match self.send(LOGIN, self.http.post(url).body(body.to_string())) {
+            Err(IncodeError::Status { status: 403, .. }) => return Err(IncodeError::BadApiKey),
+            Err(IncodeError::Status { status: 401, .. }) => {
+                return Err(IncodeError::BadCredentials);
+            }
+            other => other?,
+        };
+        response
+            .get("token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| IncodeError::Malformed {
+                what: LOGIN,
+                detail: "no \"token\" in the answer".into(),
+            })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the attempts run out; transient
+    /// failures wait with backoff and jitter, or for `Retry-After`, which a 429 imposes on every
+    /// worker of the pass.
+    fn with_retries<T>(
+        &self,
+        what: &'static str,
+        mut attempt: impl FnMut() -> Result<T, IncodeError>,
+    ) -> Result<T, IncodeError> {
+        let mut retry = 0;
+        loop {
+            self.wait_for_pause()?;
+            let error = match attempt() {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            if error.status() == Some(429) {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            if !error.is_transient() || retry + 1 >= self.backoff.attempts {
+                return Err(error);
+            }
+            let wait = error
+                .retry_after()
+                .unwrap_or_else(|| self.backoff.delay(retry));
+            if wait > MAX_IN_PASS_WAIT {
+                return Err(error);
+            }
+            if error.status() == Some(429) {
+                let until = Instant::now() + wait;
+                let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+                *paused = Some(paused.map_or(until, |p| p.max(until)));
+            }
+            log::debug!(
+                "event=incode_retry call=\"{what}\" wait_ms={} error=\"{error}\"",
+                wait.as_millis()
+            );
+            self.sleep(wait)?;
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            retry += 1;
+        }
+    }
+
+    fn wait_for_pause(&self) -> Result<(), IncodeError> {
+        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = until {
+            self.sleep(until.saturating_duration_since(Instant::now()))?;
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(IncodeError::Stopped);
+        }
+        Ok(())
+    }
+
+    /// Sleeps, waking early when the input is told to stop.
+    fn sleep(&self, duration: Duration) -> Result<(), IncodeError> {
+        let end = Instant::now() + duration;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(IncodeError::Stopped);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+    }
+
+    fn send(&self, what: &'static str, request: RequestBuilder) -> Result<Value, IncodeError> {
+        let response = request.send().map_err(|e| self.transport(what, &e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = http::read_body(response, MAX_BODY).map_err(|e| match e {
+            http::BodyError::Read(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                IncodeError::Timeout {
+                    what,
+                    timeout: self.timeout,
+                }
+            }
+            other => IncodeError::Unreachable {
+                url: self.base.to_string(),
+                detail: other.to_string(),
+            },
+        })?;
+        if !status.is_success() {
+            return Err(IncodeError::Status {
+                what,
+                status: status.as_u16(),
+                message: error_message(&body),
+                retry_after,
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| IncodeError::Malformed {
+            what,
+            detail: format!("{e}; the answer starts with: {}", http::excerpt(&body)),
+        })
+    }
+
+    fn transport(&self, what: &'static str, e: &reqwest::Error) -> IncodeError {
+        if e.is_timeout() {
+            IncodeError::Timeout {
+                what,
+                timeout: self.timeout,
+            }
+        } else {
+            let mut url = e.url().cloned().unwrap_or_else(|| self.base.clone());
+            url.set_query(None);
+            IncodeError::Unreachable {
+                url: url.to_string(),
+                detail: describe(e),
+            }
+        }
+    }
+}
+
+fn proxy_for(proxy: &Proxy, password: Option<&Secret>) -> Result<reqwest::Proxy, IncodeError> {
+    let mut url = proxy.url.clone();
+    let username = percent_encoding::percent_decode_str(url.username())
+        .decode_utf8_lossy()
+        .into_owned();
+    let _ = url.set_username("");
+    let mut p = reqwest::Proxy::all(url.as_str())
+        .map_err(|e| IncodeError::Setup(format!("proxy_url: {e}")))?;
+    if !username.is_empty() || password.is_some() {
+        p = p.basic_auth(&username, password.map_or("", Secret::expose));
+    }
+    Ok(p)
+}
+
+/// Incode's error body `{timestamp, status, error, message, path}`, or the start of the body.
+fn error_message(body: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |name| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (field("error"), field("message")) {
+        (Some(e), Some(m)) => format!("{e}: {m}"),
+        (Some(one), None) | (None, Some(one)) => one.to_owned(),
+        (None, None) if body.is_empty() => "(empty body)".into(),
+        (None, None) => http::excerpt(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_of_the_samples() {
+        let body = std::fs::read(format!(
+            "{}/tests/fixtures/incode/error_response_example_legacy_docs.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert_eq!(
+            error_message(&body),
+            "Spoof attempt detected: BadRequestException: Spoof attempt detected."
+        );
+        assert_eq!(error_message(b""), "(empty body)");
+        assert_eq!(
+            error_message(b"<html>502 Bad Gateway</html>"),
+            "<html>502 Bad Gateway</html>"
+        );
+    }
+
+    #[test]
+    fn classification() {
+        let status = |s| IncodeError::Status {
+            what: "x",
+            status: s,
+            message: String::new(),
+            retry_after: None,
+        };
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(status(s).is_transient(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 405, 422] {
+            assert!(!status(s).is_transient(), "{s}");
+        }
+        assert!(
+            IncodeError::Timeout {
+                what: "x",
+                timeout: Duration::ZERO
+            }
+            .is_transient()
+        );
+        assert!(
+            IncodeError::Unreachable {
+                url: String::new(),
+                detail: String::new()
+            }
+            .is_transient()
+        );
+        assert!(
+            !IncodeError::Malformed {
+                what: "x",
+                detail: String::new()
+            }
+            .is_transient()
+        );
+        assert!(IncodeError::BadApiKey.is_fatal() && IncodeError::BadCredentials.is_fatal());
+        assert!(!status(500).is_fatal());
+    }
+}

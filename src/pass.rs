@@ -1,0 +1,415 @@
+//! One enrichment pass (contract §2 "A pass"): secrets, discovery, enrichment with bounded
+//! concurrency, events, checkpoint, summary.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use log::{debug, info, warn};
+use serde_json::{Map, Value};
+
+use crate::checkpoint::{Checkpoint, CheckpointError, Job};
+use crate::config::{InputConfig, SCHEME};
+use crate::error::Error;
+use crate::incode::{Incode, IncodeError};
+use crate::modinput::{Event, EventTime, EventWriter, Metadata};
+use crate::retry::{Backoff, next_pass_delay};
+use crate::score::{self, TRIGGERS, Trigger};
+use crate::secrets;
+use crate::splunkd::{IndexWindow, Splunkd};
+
+/// Discovery searches again this far behind the last high-water mark: events become searchable
+/// some time after their index time, and a window that started exactly at the mark would miss
+/// them. Jobs already known are not fetched twice.
+const OVERLAP_SECONDS: i64 = 600;
+
+/// How far `_time` may lie before the index-time window: Incode retries a webhook for about
+/// half an hour and session events keep their own timestamp, so late events carry old times.
+const LATE_EVENT_SECONDS: i64 = 7 * 24 * 3600;
+
+/// Interviews handled in one pass at most; the rest wait for the next pass, so one pass stays
+/// within the input's interval.
+const MAX_JOBS_PER_PASS: usize = 5_000;
+
+/// A job is given up only after this many failed passes spread over at least an hour (scores can
+/// lag the webhook, so a 404 is not final at once).
+const GIVE_UP_ATTEMPTS: u32 = 3;
+const GIVE_UP_AFTER_SECONDS: i64 = 3600;
+
+/// Finished jobs are forgotten after this long: far longer than the overlap, so a webhook seen
+/// again in an overlapping window is still recognised.
+const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+/// What a pass did, for its summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// New (interview, trigger) jobs discovered.
+    pub found: u64,
+    /// Score events written.
+    pub enriched: u64,
+    /// Requests retried within the pass.
+    pub retried: u64,
+    /// 429 answers from Incode.
+    pub throttled: u64,
+    /// Jobs that failed this pass and wait for a later one.
+    pub deferred: u64,
+    /// Jobs given up (an error event was written).
+    pub given_up: u64,
+    /// Jobs still pending after the pass.
+    pub backlog: u64,
+}
+
+/// Runs one pass for one input.
+pub fn run(
+    config: &InputConfig,
+    metadata: &Metadata,
+    events: &mut EventWriter<impl Write>,
+    stop: &Arc<AtomicBool>,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let mut checkpoint = match Checkpoint::open(&metadata.checkpoint_dir, &config.name) {
+        Err(CheckpointError::Busy(lock)) => {
+            warn!(
+                "event=pass_skipped a previous run of this input is still going (lock {}); this \
+                 run does nothing. If it happens every time, raise the input's interval",
+                lock.display()
+            );
+            return Ok(());
+        }
+        other => other?,
+    };
+    let splunkd = Splunkd::new(
+        &metadata.server_uri,
+        &metadata.session_key,
+        splunk_home().as_deref(),
+    )?;
+    let credentials = secrets::resolve(&splunkd, config)?;
+
+    let now = epoch_seconds();
+    let mut summary = Summary {
+        found: discover(&splunkd, &mut checkpoint, config, now)?,
+        ..Summary::default()
+    };
+    let jobs = checkpoint.due_jobs(now, MAX_JOBS_PER_PASS)?;
+    let mut outcome = Ok(());
+    if !jobs.is_empty() && !stop.load(Ordering::Relaxed) {
+        let incode = Incode::new(config, credentials, Backoff::SCORE, stop.clone())?;
+        incode.login()?;
+        let mut pass = Enrichment {
+            config,
+            checkpoint: &checkpoint,
+            events,
+            summary: &mut summary,
+            stanza: format!("{SCHEME}://{}", config.name),
+        };
+        outcome = pass.run(&incode, &jobs, stop);
+        summary.retried = incode.stats.retries.load(Ordering::Relaxed);
+        summary.throttled = incode.stats.throttled.load(Ordering::Relaxed);
+    }
+    checkpoint.prune(now - RETENTION_SECONDS)?;
+    summary.backlog = checkpoint.pending()?;
+    info!(
+        "event=pass_finished found={} enriched={} retried={} throttled={} deferred={} given_up={} \
+         backlog={} duration_ms={}{}",
+        summary.found,
+        summary.enriched,
+        summary.retried,
+        summary.throttled,
+        summary.deferred,
+        summary.given_up,
+        summary.backlog,
+        started.elapsed().as_millis(),
+        if stop.load(Ordering::Relaxed) {
+            " stopped=true"
+        } else {
+            ""
+        },
+    );
+    outcome
+}
+
+/// Step 2: finds the triggering webhook events indexed since the last pass and records them as
+/// jobs; returns how many were new. The high-water mark moves only when the search succeeded.
+fn discover(
+    splunkd: &Splunkd,
+    checkpoint: &mut Checkpoint,
+    config: &InputConfig,
+    now: i64,
+) -> Result<u64, Error> {
+    let earliest = match checkpoint.high_water_mark()? {
+        Some(mark) => mark - OVERLAP_SECONDS,
+        None => now - i64::from(config.backfill_hours) * 3600,
+    };
+    let window = IndexWindow {
+        earliest,
+        latest: now,
+        earliest_time: earliest - LATE_EVENT_SECONDS,
+    };
+    let mut discovery = checkpoint.discovery()?;
+    let mut failure = None;
+    let mut skipped = 0u64;
+    let summary = splunkd.export(&search(window), window, |row| {
+        if failure.is_some() {
+            return;
+        }
+        match trigger(row) {
+            Some(t) => failure = discovery.add(&t, now).err(),
+            None => skipped += 1,
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let found = discovery.finish(now)?;
+    debug!(
+        "event=discovery index_earliest={} index_latest={} rows={} skipped={skipped} new={found}",
+        window.earliest, window.latest, summary.rows
+    );
+    Ok(found)
+}
+
+/// The SPL of discovery: the webhook events themselves, reduced to the fields a job needs. The
+/// index-time bounds are repeated inside the search in case export ignores its parameters.
+fn search(window: IndexWindow) -> String {
+    let statuses = TRIGGERS.map(|s| format!("\"{s}\"")).join(", ");
+    format!(
+        "search `incode_index` sourcetype IN (\"incode:onboarding\", \"incode:session\", \
+         \"incode:webhook\") onboardingStatus IN ({statuses}) _index_earliest={} \
+         _index_latest={} | eval t=_time | table interviewId onboardingStatus clientId flowId \
+         externalCustomerId externalId t",
+        window.earliest, window.latest
+    )
+}
+
+/// A result row as a trigger; rows without an interview id or with another status are skipped.
+fn trigger(row: &Map<String, Value>) -> Option<Trigger> {
+    // splunkd sends each field as a string, or an array when it has several values.
+    let field = |name: &str| -> Option<String> {
+        match row.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(values) => values.first()?.as_str().map(str::to_owned),
+            _ => None,
+        }
+        .filter(|s| !s.is_empty())
+    };
+    let status = field("onboardingStatus").filter(|s| TRIGGERS.contains(&s.as_str()))?;
+    let time_ms = field("t")
+        .and_then(|t| t.parse::<f64>().ok())
+        .map(|t| (t * 1000.0).round() as i64)?;
+    Some(Trigger {
+        interview_id: field("interviewId")?,
+        status,
+        time_ms,
+        client_id: field("clientId"),
+        flow_id: field("flowId"),
+        external_customer_id: field("externalCustomerId").or_else(|| field("externalId")),
+    })
+}
+
+/// Steps 3–6 for the jobs due in this pass.
+struct Enrichment<'a, W: Write> {
+    config: &'a InputConfig,
+    checkpoint: &'a Checkpoint,
+    events: &'a mut EventWriter<W>,
+    summary: &'a mut Summary,
+    stanza: String,
+}
+
+impl<W: Write> Enrichment<'_, W> {
+    /// At most `max_concurrency` requests in flight on worker threads; this thread writes the
+    /// results in job order (so the output does not depend on timing), each event flushed before
+    /// its job is committed. On a stop request or a fatal error no new request starts, and what
+    /// is in flight is still written.
+    fn run(&mut self, incode: &Incode, jobs: &[Job], stop: &Arc<AtomicBool>) -> Result<(), Error> {
+        let workers = self.config.max_concurrency.min(jobs.len());
+        // How far sending may run ahead of writing: enough to keep every worker busy while one
+        // request is slow, bounded so the results held back stay few.
+        let window = workers * 4;
+        let (job_tx, job_rx) = mpsc::channel::<(usize, &Job)>();
+        let job_rx = Mutex::new(job_rx);
+        let (result_tx, result_rx) = mpsc::channel::<(usize, Result<Value, IncodeError>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (job_rx, result_tx) = (&job_rx, result_tx.clone());
+                scope.spawn(move || {
+                    loop {
+                        let next = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok((seq, job)) = next else { break };
+                        let outcome = incode.score(&job.trigger.interview_id);
+                        if result_tx.send((seq, outcome)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(result_tx);
+            let (mut sent, mut written) = (0, 0);
+            let mut ready = BTreeMap::new();
+            let mut outcome = Ok(());
+            loop {
+                let stopping = outcome.is_err() || stop.load(Ordering::Relaxed);
+                while !stopping && sent < jobs.len() && sent < written + window {
+                    job_tx
+                        .send((sent, &jobs[sent]))
+                        .expect("the workers are running");
+                    sent += 1;
+                }
+                if written == sent {
+                    break;
+                }
+                let (seq, result) = result_rx.recv().expect("every job sent gets a result");
+                ready.insert(seq, result);
+                while let Some(result) = ready.remove(&written) {
+                    if outcome.is_ok() {
+                        outcome = self.record(&jobs[written], result);
+                        if outcome.is_err() {
+                            // Wake the workers out of any backoff: nothing more will be written.
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    written += 1;
+                }
+            }
+            drop(job_tx);
+            outcome
+        })
+    }
+
+    /// Writes what one job's result calls for and records it in the checkpoint.
+    fn record(&mut self, job: &Job, result: Result<Value, IncodeError>) -> Result<(), Error> {
+        let trigger = &job.trigger;
+        let now = epoch_seconds();
+        match result {
+            Ok(score) => {
+                self.write(trigger, &score::score_event(trigger, &score, &timestamp()))?;
+                self.checkpoint.mark_done(trigger, now)?;
+                self.summary.enriched += 1;
+            }
+            Err(IncodeError::Stopped) => {}
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                let attempts = job.attempts + 1;
+                let first_failure = job.first_failure_at.unwrap_or(now);
+                let status = e.status().map_or("none".to_owned(), |s| s.to_string());
+                if attempts >= GIVE_UP_ATTEMPTS && now - first_failure >= GIVE_UP_AFTER_SECONDS {
+                    let why = format!(
+                        "gave up after {attempts} failed attempts over {} minutes; last error: {e}",
+                        (now - first_failure) / 60
+                    );
+                    self.write(trigger, &score::error_event(trigger, &why, &timestamp()))?;
+                    self.checkpoint.mark_given_up(trigger, &why, now)?;
+                    self.summary.given_up += 1;
+                    warn!(
+                        "event=enrichment_given_up interviewId={} trigger={} status={status} {why}",
+                        trigger.interview_id, trigger.status
+                    );
+                } else {
+                    let wait = next_pass_delay(attempts).max(e.retry_after().unwrap_or_default());
+                    let next = now + wait.as_secs() as i64;
+                    self.checkpoint
+                        .mark_failed(job, &e.to_string(), next, now)?;
+                    self.summary.deferred += 1;
+                    warn!(
+                        "event=incode_error interviewId={} trigger={} status={status} attempts={attempts} \
+                         next_attempt_in_s={} error=\"{}\"",
+                        trigger.interview_id,
+                        trigger.status,
+                        wait.as_secs(),
+                        e.to_string().replace('"', "'")
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, trigger: &Trigger, data: &str) -> Result<(), Error> {
+        self.events
+            .write_event(&Event {
+                stanza: &self.stanza,
+                time: Some(EventTime(trigger.time_ms)),
+                sourcetype: Some("incode:score"),
+                index: self.config.index.as_deref(),
+                data,
+                ..Event::default()
+            })
+            .map_err(Error::WriteStdout)
+    }
+}
+
+fn epoch_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `$SPLUNK_HOME`, from the environment splunkd gives its inputs, else from this executable's
+/// place in `$SPLUNK_HOME/etc/apps/TA-incode/linux_x86_64/bin/incode`.
+fn splunk_home() -> Option<PathBuf> {
+    std::env::var_os("SPLUNK_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            let home = exe.ancestors().nth(6)?;
+            home.join("etc/apps").is_dir().then(|| home.to_path_buf())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(json: Value) -> Map<String, Value> {
+        json.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn rows_become_triggers() {
+        let t = trigger(&row(serde_json::json!({
+            "interviewId": "abc", "onboardingStatus": "ONBOARDING_FINISHED",
+            "clientId": ["acme", "acme"], "externalId": "legacy-7", "t": "1700000000.123"
+        })))
+        .unwrap();
+        assert_eq!(
+            t,
+            Trigger {
+                interview_id: "abc".into(),
+                status: "ONBOARDING_FINISHED".into(),
+                time_ms: 1_700_000_000_123,
+                client_id: Some("acme".into()),
+                flow_id: None,
+                external_customer_id: Some("legacy-7".into()),
+            }
+        );
+        for bad in [
+            serde_json::json!({"onboardingStatus": "ONBOARDING_FINISHED", "t": "1"}),
+            serde_json::json!({"interviewId": "", "onboardingStatus": "ONBOARDING_FINISHED", "t": "1"}),
+            serde_json::json!({"interviewId": "a", "onboardingStatus": "EXPIRED", "t": "1"}),
+            serde_json::json!({"interviewId": "a", "onboardingStatus": "ONBOARDING_FINISHED"}),
+        ] {
+            assert_eq!(trigger(&row(bad.clone())), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_search_uses_the_macro_and_the_window() {
+        let spl = search(IndexWindow {
+            earliest: 100,
+            latest: 200,
+            earliest_time: 0,
+        });
+        assert!(spl.starts_with("search `incode_index` "));
+        assert!(spl.contains("_index_earliest=100 _index_latest=200"));
+        assert!(spl.contains(
+            "onboardingStatus IN (\"ONBOARDING_FINISHED\", \"MANUAL_REVIEW_APPROVED\", \"MANUAL_REVIEW_REJECTED\")"
+        ));
+    }
+}

@@ -1,0 +1,553 @@
+//! splunkd's REST API, as the input's session key allows: the credential store, the input's own
+//! settings, and streamed search results. Every call is made in the app's namespace
+//! (`servicesNS/nobody/TA-incode`), with `output_mode=json`, and never through a proxy.
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::http::{self, USER_AGENT};
+use crate::secret::Secret;
+
+/// The app whose namespace every call uses.
+pub const APP: &str = "TA-incode";
+
+/// The most a non-streamed splunkd answer may hold.
+const MAX_BODY: u64 = 4 << 20;
+
+/// Only RFC 3986's unreserved characters stay as they are in a path segment; `/` and `:` are
+/// encoded too, as Splunk's SDK does for entity names.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What went wrong talking to splunkd. Messages say what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum SplunkdError {
+    /// `server_uri` is not a URL.
+    #[error("splunkd's server_uri \"{0}\" is not an http(s) URL")]
+    BadUri(String),
+    /// The CA file could not be used.
+    #[error(
+        "cannot use {path} to verify splunkd's certificate ({reason}): check that the file is \
+         splunkd's CA certificate in PEM form"
+    )]
+    CaFile {
+        /// The CA file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTPS client for splunkd: {0}")]
+    Client(String),
+    /// No answer: splunkd down, wrong port, TLS refused, timeout.
+    #[error(
+        "cannot reach splunkd at {uri} for {what} ({detail}); check that splunkd is running and \
+         its certificate is signed by $SPLUNK_HOME/etc/auth/cacert.pem"
+    )]
+    Unreachable {
+        /// splunkd's URI.
+        uri: String,
+        /// The call.
+        what: &'static str,
+        /// The transport error, with its causes.
+        detail: String,
+    },
+    /// 401: the session key is not (or no longer) valid.
+    #[error(
+        "splunkd rejected the input's session key for {what} (401 Unauthorized); the next run \
+         gets a new key — if this repeats, restart Splunk"
+    )]
+    Unauthorized {
+        /// The call.
+        what: &'static str,
+    },
+    /// 403: the input's user lacks a capability.
+    #[error(
+        "splunkd refused {what} (403 Forbidden): the user running the input needs the \
+         capability {capability}"
+    )]
+    Forbidden {
+        /// The call.
+        what: &'static str,
+        /// The capability that is probably missing.
+        capability: &'static str,
+    },
+    /// Another HTTP status.
+    #[error("splunkd answered {status} to {what}: {message}")]
+    Status {
+        /// The call.
+        what: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// splunkd's messages, or the start of the body.
+        message: String,
+    },
+    /// An answer that is not the JSON splunkd sends.
+    #[error("splunkd's answer to {what} is not what splunkd sends: {detail}")]
+    Malformed {
+        /// The call.
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The search reported an error, or its result stream broke off.
+    #[error("the search for Incode webhook events failed: {0}")]
+    Search(String),
+}
+
+/// Index-time bounds of an export, in epoch seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexWindow {
+    /// `index_earliest` (inclusive).
+    pub earliest: i64,
+    /// `index_latest`.
+    pub latest: i64,
+    /// `earliest_time`: how far back `_time` may lie (events indexed late keep an old `_time`).
+    pub earliest_time: i64,
+}
+
+/// A client for one splunkd.
+pub struct Splunkd {
+    http: Client,
+    /// `{server_uri}/servicesNS/nobody/TA-incode/`
+    base: Url,
+    uri: String,
+    auth: HeaderValue,
+}
+
+impl Splunkd {
+    /// A client for `server_uri` with the input's session key.
+    ///
+    /// TLS: when `$SPLUNK_HOME/etc/auth/cacert.pem` exists, splunkd's certificate must chain to
+    /// it, but its host name is not checked (Splunk's default certificate is issued to
+    /// `SplunkServerDefaultCert`, not to 127.0.0.1); without that file, a loopback `server_uri`
+    /// accepts splunkd's self-signed certificate; anything else is verified normally.
+    pub fn new(
+        server_uri: &str,
+        session_key: &Secret,
+        splunk_home: Option<&Path>,
+    ) -> Result<Splunkd, SplunkdError> {
+        http::install_crypto_provider();
+        let root = Url::parse(server_uri.trim_end_matches('/'))
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| SplunkdError::BadUri(server_uri.to_owned()))?;
+        let mut builder = Client::builder()
+            .no_proxy()
+            .user_agent(USER_AGENT)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60));
+        if root.scheme() == "https" {
+            let ca = splunk_home
+                .map(|home| home.join("etc/auth/cacert.pem"))
+                .filter(|path| path.is_file());
+            if let Some(path) = ca {
+                let ca_error = |reason: String| SplunkdError::CaFile {
+                    path: path.clone(),
+                    reason,
+                };
+                let pem = std::fs::read(&path).map_err(|e| ca_error(e.to_string()))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| ca_error(e.to_string()))?;
+                if certs.is_empty() {
+                    return Err(ca_error("it holds no certificate".into()));
+                }
+                builder = builder
+                    .tls_certs_only(certs)
+                    .tls_danger_accept_invalid_hostnames(true);
+            } else if is_loopback(&root) {
+                builder = builder.tls_danger_accept_invalid_certs(true);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| SplunkdError::Client(describe(&e)))?;
+        let mut base = root.clone();
+        base.set_path(&format!(
+            "{}/servicesNS/nobody/{APP}/",
+            root.path().trim_end_matches('/')
+        ));
+        let mut auth =
+            HeaderValue::from_str(&format!("Splunk {}", session_key.expose())).map_err(|_| {
+                SplunkdError::Client("the session key is not a valid header value".into())
+            })?;
+        auth.set_sensitive(true);
+        Ok(Splunkd {
+            http,
+            base,
+            uri: root.to_string(),
+            auth,
+        })
+    }
+
+    /// The clear password stored under `realm` and `name`, or `None` when there is none.
+    pub fn read_password(&self, realm: &str, name: &str) -> Result<Option<Secret>, SplunkdError> {
+        const WHAT: &str = "reading a credential from storage/passwords";
+        let url = self.url(&format!(
+            "storage/passwords/{}",
+            encode(&credential_entity(realm, name))
+        ));
+        let (status, body) = self.send(WHAT, self.http.get(url))?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let feed: Feed = parse(WHAT, &body)?;
+                let clear = feed
+                    .entry
+                    .into_iter()
+                    .next()
+                    .and_then(|e| e.content.clear_password)
+                    .ok_or_else(|| SplunkdError::Malformed {
+                        what: WHAT,
+                        detail: "no entry with a clear_password".into(),
+                    })?;
+                Ok(Some(Secret::new(clear)))
+            }
+            s => Err(self.status_error(WHAT, s, &body, "list_storage_passwords")),
+        }
+    }
+
+    /// Stores a password under `realm` and `name`: updates it when it exists, creates it
+    /// otherwise.
+    pub fn write_password(
+        &self,
+        realm: &str,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<(), SplunkdError> {
+        const WHAT: &str = "storing a credential in storage/passwords";
+        let entity = self.url(&format!(
+            "storage/passwords/{}",
+            encode(&credential_entity(realm, name))
+        ));
+        let (status, body) = self.send(WHAT, self.http.get(entity.clone()))?;
+        let (status, body) = match status {
+            StatusCode::NOT_FOUND => {
+                let create = self.http.post(self.url("storage/passwords")).form(&[
+                    ("name", name),
+                    ("password", secret.expose()),
+                    ("realm", realm),
+                ]);
+                let (status, body) = self.send(WHAT, create)?;
+                if status == StatusCode::CONFLICT {
+                    // Created meanwhile by another run: update it instead.
+                    self.send(
+                        WHAT,
+                        self.http
+                            .post(entity)
+                            .form(&[("password", secret.expose())]),
+                    )?
+                } else {
+                    (status, body)
+                }
+            }
+            s if s.is_success() => self.send(
+                WHAT,
+                self.http
+                    .post(entity)
+                    .form(&[("password", secret.expose())]),
+            )?,
+            _ => (status, body),
+        };
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(self.status_error(WHAT, status, &body, "edit_storage_passwords"))
+        }
+    }
+
+    /// Sets fields of the input `incode://<name>` (the add-on's own edit that masks secrets).
+    pub fn update_input(
+        &self,
+        scheme: &str,
+        name: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(), SplunkdError> {
+        const WHAT: &str = "masking the input's secrets in inputs.conf";
+        let url = self.url(&format!("data/inputs/{}/{}", encode(scheme), encode(name)));
+        let (status, body) = self.send(WHAT, self.http.post(url).form(fields))?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(self.status_error(
+                WHAT,
+                status,
+                &body,
+                "edit_modinput_incode or admin_all_objects",
+            ))
+        }
+    }
+
+    /// Runs `search` with `search/jobs/export` over an index-time window and hands every result
+    /// row to `on_row` as it arrives; the stream is parsed incrementally, so memory does not grow
+    /// with the number of results. A message of type ERROR or FATAL, an HTTP error or a broken
+    /// stream is an error.
+    pub fn export(
+        &self,
+        search: &str,
+        window: IndexWindow,
+        mut on_row: impl FnMut(&Map<String, Value>),
+    ) -> Result<ExportSummary, SplunkdError> {
+        const WHAT: &str = "the search for Incode webhook events";
+        let request = self
+            .http
+            .post(self.url("search/jobs/export"))
+            .timeout(Duration::from_secs(300))
+            .form(&[
+                ("search", search.to_owned()),
+                ("output_mode", "json".to_owned()),
+                ("index_earliest", window.earliest.to_string()),
+                ("index_latest", window.latest.to_string()),
+                ("earliest_time", window.earliest_time.to_string()),
+                ("latest_time", "+1d".to_owned()),
+            ]);
+        let response = request
+            .header(AUTHORIZATION, self.auth.clone())
+            .send()
+            .map_err(|e| self.unreachable(WHAT, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = http::read_body(response, MAX_BODY).unwrap_or_default();
+            return Err(self.status_error(WHAT, status, &body, "search"));
+        }
+        let mut summary = ExportSummary::default();
+        let lines = serde_json::Deserializer::from_reader(BufReader::new(response))
+            .into_iter::<ExportLine>();
+        for line in lines {
+            let line = line.map_err(|e| {
+                SplunkdError::Search(format!(
+                    "the result stream broke off after {} rows ({e})",
+                    summary.rows
+                ))
+            })?;
+            if let Some(m) = line
+                .messages
+                .iter()
+                .find(|m| matches!(m.kind.as_str(), "ERROR" | "FATAL"))
+            {
+                return Err(SplunkdError::Search(format!(
+                    "splunkd says: {} {}",
+                    m.kind, m.text
+                )));
+            }
+            for row in line.result.iter().chain(line.results.iter().flatten()) {
+                summary.rows += 1;
+                on_row(row);
+            }
+        }
+        Ok(summary)
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self
+            .base
+            .join(path)
+            .expect("a relative path joins the base URL");
+        url.query_pairs_mut().append_pair("output_mode", "json");
+        url
+    }
+
+    fn send(
+        &self,
+        what: &'static str,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, Vec<u8>), SplunkdError> {
+        let response = request
+            .header(AUTHORIZATION, self.auth.clone())
+            .send()
+            .map_err(|e| self.unreachable(what, &e))?;
+        let status = response.status();
+        let body = http::read_body(response, MAX_BODY).map_err(|e| SplunkdError::Unreachable {
+            uri: self.uri.clone(),
+            what,
+            detail: e.to_string(),
+        })?;
+        Ok((status, body))
+    }
+
+    fn unreachable(&self, what: &'static str, e: &reqwest::Error) -> SplunkdError {
+        SplunkdError::Unreachable {
+            uri: self.uri.clone(),
+            what,
+            detail: describe(e),
+        }
+    }
+
+    fn status_error(
+        &self,
+        what: &'static str,
+        status: StatusCode,
+        body: &[u8],
+        capability: &'static str,
+    ) -> SplunkdError {
+        match status {
+            StatusCode::UNAUTHORIZED => SplunkdError::Unauthorized { what },
+            StatusCode::FORBIDDEN => SplunkdError::Forbidden { what, capability },
+            _ => SplunkdError::Status {
+                what,
+                status: status.as_u16(),
+                message: messages(body),
+            },
+        }
+    }
+}
+
+/// How many rows an export returned.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Result rows handed to the callback.
+    pub rows: u64,
+}
+
+/// storage/passwords names an entity `<realm>:<name>:`, with `:` inside either part escaped as
+/// `\:`.
+pub fn credential_entity(realm: &str, name: &str) -> String {
+    format!(
+        "{}:{}:",
+        realm.replace(':', "\\:"),
+        name.replace(':', "\\:")
+    )
+}
+
+fn encode(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A transport error with its causes ("connection refused", "certificate expired", …).
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// splunkd's `messages` texts, or the start of a body that has none.
+fn messages(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Messages {
+        messages: Vec<Message>,
+    }
+    match serde_json::from_slice::<Messages>(body) {
+        Ok(m) if !m.messages.is_empty() => m
+            .messages
+            .iter()
+            .map(|m| format!("{} {}", m.kind, m.text))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => http::excerpt(body),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    body: &[u8],
+) -> Result<T, SplunkdError> {
+    serde_json::from_slice(body).map_err(|e| SplunkdError::Malformed {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+#[derive(Deserialize)]
+struct Feed {
+    #[serde(default)]
+    entry: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    content: Content,
+}
+
+#[derive(Deserialize)]
+struct Content {
+    clear_password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// One line of export's JSON output.
+#[derive(Deserialize)]
+struct ExportLine {
+    #[serde(default)]
+    result: Option<Map<String, Value>>,
+    #[serde(default)]
+    results: Option<Vec<Map<String, Value>>>,
+    #[serde(default)]
+    messages: Vec<Message>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_names_escape_colons_like_the_sdk() {
+        // splunk-sdk-python's test: realm ":start", user "u:end" → "\:start:u\:end:"
+        assert_eq!(credential_entity(":start", "u:end"), "\\:start:u\\:end:");
+        assert_eq!(
+            credential_entity("incode://prod", "api_key"),
+            "incode\\://prod:api_key:"
+        );
+        assert_eq!(
+            encode(&credential_entity("incode://a b", "api_key")),
+            "incode%5C%3A%2F%2Fa%20b%3Aapi_key%3A"
+        );
+    }
+
+    #[test]
+    fn the_namespace_is_the_apps() {
+        let s = Splunkd::new("https://127.0.0.1:8089", &Secret::new("k"), None).unwrap();
+        assert_eq!(
+            s.url("search/jobs/export").as_str(),
+            "https://127.0.0.1:8089/servicesNS/nobody/TA-incode/search/jobs/export?output_mode=json"
+        );
+        assert!(matches!(
+            Splunkd::new("127.0.0.1:8089", &Secret::new("k"), None),
+            Err(SplunkdError::BadUri(_))
+        ));
+    }
+
+    #[test]
+    fn error_messages_come_from_splunkds_messages() {
+        assert_eq!(
+            messages(br#"{"messages":[{"type":"ERROR","text":"Unauthorized"}]}"#),
+            "ERROR Unauthorized"
+        );
+        assert_eq!(messages(b"<html>oops</html>"), "<html>oops</html>");
+    }
+}

@@ -1,0 +1,601 @@
+//! The enrichment pass (contract §2), run as splunkd runs it: the real binary against fakes of
+//! splunkd's REST API (HTTPS) and of the Incode API.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::fake_incode::{Answer, TOKEN_PREFIX};
+use support::fake_splunkd::ExportFailure;
+use support::world::*;
+use support::*;
+
+#[test]
+fn first_pass_enriches_finished_interviews_and_masks_the_secrets() {
+    let w = World::new("first");
+    let t = now();
+    let tf = t as f64;
+    w.webhook("i-1", "ONBOARDING_FINISHED", tf - 60.75, t - 60);
+    w.webhook("i-2", "ID_VALIDATION_FINISHED", tf - 50.0, t - 50);
+    w.webhook("i-3", "ONBOARDING_FINISHED", tf - 40.0, t - 40);
+    w.splunkd.index(
+        json!({"event_type": "SESSION_SUCCEEDED", "interviewId": "i-4", "onboardingStatus": "ONBOARDING_FINISHED",
+               "timestamp": "2023-11-14T22:13:23Z"}),
+        tf - 31.0,
+        t - 30,
+    );
+    w.webhook(
+        "i-old",
+        "ONBOARDING_FINISHED",
+        tf - 25.0 * 3600.0,
+        t - 25 * 3600,
+    );
+
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    let events = events(&run);
+    assert_eq!(
+        ids(&events),
+        ["i-1", "i-3", "i-4"],
+        "finished only, oldest first, within the backfill"
+    );
+    let first = &events[0];
+    assert_eq!(first.time, format!("{}.250", t - 61));
+    assert_eq!(first.sourcetype, "incode:score");
+    assert_eq!(first.index.as_deref(), Some("incode"));
+    assert_eq!(first.stanza, "incode://prod");
+    let d = &first.data;
+    assert_eq!(d["interviewId"], "i-1");
+    assert_eq!(d["clientId"], "acme");
+    assert_eq!(d["flowId"], "flow-1");
+    assert_eq!(d["externalCustomerId"], "cust-i-1");
+    assert_eq!(d["trigger"], "ONBOARDING_FINISHED");
+    assert_eq!(d["enrichment_status"], "ok");
+    assert_eq!(
+        d["failed_checks"],
+        json!([
+            "idValidation.idSpecific.mrzLineFormatCheck",
+            "faceRecognition.nameMatch"
+        ])
+    );
+    let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+    assert_eq!(keys.last().unwrap().as_str(), "score");
+    chrono::DateTime::parse_from_rfc3339(d["enriched_at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        events[2].data.get("clientId"),
+        None,
+        "absent fields are omitted"
+    );
+
+    // Incode calls: one login, one score request per interview, with the documented headers.
+    assert_eq!(w.incode.logins(), 1);
+    let state = w.incode.state.lock().unwrap();
+    let login = &state.seen[0];
+    assert_eq!(
+        (login.method.as_str(), login.url.as_str()),
+        ("POST", "/executive/log-in")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&login.body).unwrap(),
+        json!({"email": EMAIL, "password": PASSWORD})
+    );
+    for seen in &state.seen {
+        assert_eq!(seen.headers["x-api-key"], API_KEY);
+        assert_eq!(seen.headers["api-version"], "1.0");
+    }
+    let score = state
+        .seen
+        .iter()
+        .find(|s| s.url.starts_with("/omni/get/score"))
+        .unwrap();
+    assert_eq!(
+        score.headers["x-incode-hardware-id"],
+        format!("{TOKEN_PREFIX}1")
+    );
+    assert_eq!(score.url, "/omni/get/score?id=i-1");
+    drop(state);
+
+    // Secrets: stored under the input's realm, then masked in the input.
+    let s = w.splunkd.state.lock().unwrap();
+    assert_eq!(s.passwords["incode\\://prod:api_key:"].password, API_KEY);
+    assert_eq!(
+        s.passwords["incode\\://prod:admin_password:"].password,
+        PASSWORD
+    );
+    assert_eq!(s.input_edits.len(), 1);
+    let (input, fields) = &s.input_edits[0];
+    assert_eq!(input, "prod");
+    assert_eq!(fields.get("api_key").map(String::as_str), Some("********"));
+    assert_eq!(
+        fields.get("admin_password").map(String::as_str),
+        Some("********")
+    );
+    let export = s
+        .seen
+        .iter()
+        .find(|x| x.path.ends_with("/search/jobs/export"))
+        .unwrap();
+    assert!(export.path.starts_with("/servicesNS/nobody/TA-incode/"));
+    assert_eq!(export.form["output_mode"], "json");
+    let earliest: i64 = export.form["index_earliest"].parse().unwrap();
+    assert!(
+        (t - 24 * 3600 - earliest).abs() <= 5,
+        "backfill_hours=24: {earliest}"
+    );
+    drop(s);
+
+    let line = summary(&run);
+    assert!(
+        line.contains("found=3 enriched=3 retried=0 throttled=0 deferred=0 given_up=0 backlog=0"),
+        "{line}"
+    );
+    let checkpoint_files: Vec<_> = std::fs::read_dir(w.checkpoint_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        checkpoint_files.iter().any(|f| f == "prod.sqlite"),
+        "{checkpoint_files:?}"
+    );
+}
+
+#[test]
+fn later_passes_read_masked_secrets_and_fetch_only_whats_new() {
+    let mut w = World::new("incremental");
+    let t = now();
+    w.webhook("a", "ONBOARDING_FINISHED", (t - 100 - 1) as f64, t - 100);
+    assert_eq!(events(&w.run()).len(), 1);
+
+    // The input now holds masks, as after the add-on's own edit.
+    w.set("api_key", "********");
+    w.set("admin_password", "********");
+    // A duplicate of the same webhook (Incode retried it) and a new interview.
+    w.webhook("a", "ONBOARDING_FINISHED", (t - 30 - 1) as f64, t - 30);
+    w.webhook("b", "ONBOARDING_FINISHED", (t - 20 - 1) as f64, t - 20);
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(ids(&events(&run)), ["b"]);
+    assert_eq!(w.incode.score_requests(), ["a", "b"]);
+    assert_eq!(
+        w.splunkd.state.lock().unwrap().input_edits.len(),
+        1,
+        "masked secrets are not stored again"
+    );
+
+    // The second window starts at the first pass's high-water mark less the overlap.
+    let exports = w.splunkd.exports();
+    let latest_1: i64 = exports[0].form["index_latest"].parse().unwrap();
+    let earliest_2: i64 = exports[1].form["index_earliest"].parse().unwrap();
+    assert_eq!(earliest_2, latest_1 - 600);
+    let earliest_time: i64 = exports[1].form["earliest_time"].parse().unwrap();
+    assert!(earliest_time <= earliest_2 - 7 * 24 * 3600);
+}
+
+#[test]
+fn a_late_indexed_event_with_an_old_time_is_found() {
+    let w = World::new("late");
+    let t = now();
+    assert_eq!(events(&w.run()).len(), 0);
+    // Indexed a second ago, but its _time is two days old (a delayed session webhook).
+    w.webhook(
+        "late",
+        "ONBOARDING_FINISHED",
+        (t - 2 * 24 * 3600) as f64,
+        t - 1,
+    );
+    let run = w.run();
+    let events = events(&run);
+    assert_eq!(ids(&events), ["late"]);
+    assert_eq!(events[0].time, format!("{}.000", t - 2 * 24 * 3600));
+}
+
+#[test]
+fn a_manual_review_decision_triggers_one_fresh_fetch() {
+    let w = World::new("review");
+    let t = now();
+    w.webhook("r", "ONBOARDING_FINISHED", (t - 100 - 1) as f64, t - 100);
+    assert_eq!(events(&w.run()).len(), 1);
+    w.webhook("r", "MANUAL_REVIEW_APPROVED", (t - 10 - 1) as f64, t - 10);
+    w.webhook("r", "MANUAL_REVIEW_APPROVED", (t - 5 - 1) as f64, t - 5); // Incode's retry of the same webhook
+    let run = w.run();
+    let review = events(&run);
+    assert_eq!(review.len(), 1, "{run:?}");
+    assert_eq!(review[0].data["trigger"], "MANUAL_REVIEW_APPROVED");
+    assert_eq!(review[0].time, format!("{}.000", t - 11));
+    assert_eq!(events(&w.run()).len(), 0);
+    assert_eq!(w.incode.score_requests(), ["r", "r"]);
+}
+
+#[test]
+fn throttling_is_retried_after_retry_after_and_pauses_every_worker() {
+    let w = World::new("throttle");
+    let t = now();
+    for i in 0..6 {
+        w.webhook(
+            &format!("t{i}"),
+            "ONBOARDING_FINISHED",
+            (t - 10 - 1) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    w.incode
+        .script("t0", vec![Answer::throttled("1"), Answer::throttled("1")]);
+    let started = std::time::Instant::now();
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(ids(&events(&run)), ["t0", "t1", "t2", "t3", "t4", "t5"]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After honoured"
+    );
+    let line = summary(&run);
+    assert!(
+        line.contains("enriched=6 retried=2 throttled=2 deferred=0"),
+        "{line}"
+    );
+}
+
+#[test]
+fn server_errors_are_retried_then_deferred_with_their_attempt_count() {
+    let w = World::new("5xx");
+    let t = now();
+    w.webhook("flaky", "ONBOARDING_FINISHED", (t - 10 - 1) as f64, t - 10);
+    w.webhook("down", "ONBOARDING_FINISHED", (t - 10 - 1) as f64, t - 10);
+    w.incode
+        .script("flaky", vec![Answer::error(503, "Service Unavailable")]);
+    w.incode
+        .script("down", vec![Answer::error(500, "Internal Server Error"); 4]);
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(ids(&events(&run)), ["flaky"]);
+    assert!(
+        summary(&run).contains("enriched=1 retried=4 throttled=0 deferred=1 given_up=0 backlog=1"),
+        "{run:?}"
+    );
+    let warn = run
+        .log_lines()
+        .into_iter()
+        .find(|l| l.starts_with("WARN "))
+        .unwrap();
+    assert!(
+        warn.contains("event=incode_error interviewId=down")
+            && warn.contains("status=500")
+            && warn.contains("attempts=1"),
+        "{warn}"
+    );
+    let (attempts, error): (i64, String) = w
+        .checkpoint()
+        .query_row(
+            "SELECT attempts, last_error FROM jobs WHERE interview_id = 'down'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(attempts, 1);
+    assert!(error.contains("HTTP 500"), "{error}");
+    // Not due yet: the next pass leaves it alone.
+    let run = w.run();
+    assert_eq!(events(&run).len(), 0);
+    assert_eq!(
+        w.incode
+            .score_requests()
+            .iter()
+            .filter(|i| *i == "down")
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn an_expired_token_gets_exactly_one_fresh_login() {
+    let w = World::new("401");
+    let t = now();
+    for i in 0..5 {
+        w.webhook(
+            &format!("e{i}"),
+            "ONBOARDING_FINISHED",
+            (t - 10 - 1) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    w.incode.state.lock().unwrap().expire_tokens_after = Some(2);
+    let mut w = w;
+    w.set("max_concurrency", "1");
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(events(&run).len(), 5);
+    assert_eq!(w.incode.logins(), 2);
+}
+
+#[test]
+fn a_persistent_404_is_given_up_after_an_hour_with_one_error_event() {
+    let w = World::new("404");
+    let t = now();
+    w.webhook("gone", "ONBOARDING_FINISHED", (t - 10 - 1) as f64, t - 10);
+    w.incode
+        .script("gone", vec![Answer::error(404, "Not Found"); 10]);
+    let run = w.run();
+    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    assert_eq!(
+        w.incode.score_requests().len(),
+        1,
+        "a 404 is not retried within the pass"
+    );
+    // Two more failed passes, the first failure now more than an hour ago.
+    for _ in 0..2 {
+        w.checkpoint()
+            .execute(
+                "UPDATE jobs SET next_attempt_at = 0, first_failure_at = first_failure_at - 1900",
+                [],
+            )
+            .unwrap();
+        let run = w.run();
+        assert_eq!(run.status, Some(0), "{run:?}");
+        if w.incode.score_requests().len() == 2 {
+            assert_eq!(events(&run).len(), 0, "not yet an hour of failures");
+        } else {
+            let events = events(&run);
+            assert_eq!(events.len(), 1, "{run:?}");
+            let d = &events[0].data;
+            assert_eq!(d["enrichment_status"], "error");
+            assert!(
+                d["error"].as_str().unwrap().contains("3 failed attempts"),
+                "{d}"
+            );
+            assert!(d["error"].as_str().unwrap().contains("404"), "{d}");
+            assert_eq!(d.get("score"), None);
+            assert!(summary(&run).contains("given_up=1"));
+        }
+    }
+    w.checkpoint()
+        .execute("UPDATE jobs SET next_attempt_at = 0", [])
+        .unwrap();
+    assert_eq!(events(&w.run()).len(), 0, "given up once, for good");
+    assert_eq!(w.incode.score_requests().len(), 3);
+}
+
+#[test]
+fn malformed_json_from_incode_is_deferred() {
+    let w = World::new("malformed");
+    w.webhook(
+        "m",
+        "ONBOARDING_FINISHED",
+        (now() - 10 - 1) as f64,
+        now() - 10,
+    );
+    w.incode
+        .script("m", vec![Answer::ok("{\"overall\": {\"value\": \"9")]);
+    let run = w.run();
+    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    assert!(run.stderr.contains("is not valid"), "{run:?}");
+    assert!(summary(&run).contains("deferred=1"));
+}
+
+#[test]
+fn a_failed_search_does_not_advance_the_high_water_mark() {
+    for failure in [
+        ExportFailure::Http(
+            400,
+            "FATAL",
+            "Error in 'search' command: Unable to parse the search",
+        ),
+        ExportFailure::Message("ERROR", "Search auto-canceled"),
+        ExportFailure::Broken,
+    ] {
+        let w = World::new("searchfail");
+        let t = now();
+        w.webhook("s", "ONBOARDING_FINISHED", (t - 10 - 1) as f64, t - 10);
+        w.splunkd.state.lock().unwrap().export_failure = Some(failure.clone());
+        let run = w.run();
+        assert_eq!(run.status, Some(1), "{failure:?}: {run:?}");
+        assert_eq!(tree(&run.stdout).tag, "stream");
+        let errors: Vec<_> = run
+            .log_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("ERROR "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{run:?}");
+        assert!(errors[0].contains("event=splunkd_error"), "{}", errors[0]);
+        assert!(w.incode.score_requests().is_empty());
+        // Repaired: the next pass searches the same window again and finds the event.
+        w.splunkd.state.lock().unwrap().export_failure = None;
+        let run = w.run();
+        assert_eq!(ids(&events(&run)), ["s"], "{failure:?}");
+        let exports = w.splunkd.exports();
+        assert_eq!(
+            exports[0].form["index_earliest"],
+            exports[1].form["index_earliest"]
+        );
+    }
+}
+
+#[test]
+fn wrong_credentials_stop_the_pass_with_one_clear_error() {
+    for (key, password, needle) in [
+        ("wrong-key", PASSWORD, "rejected the API key (403"),
+        (API_KEY, "wrong-password", "email or password (401"),
+    ] {
+        let mut w = World::new("creds");
+        w.webhook(
+            "c",
+            "ONBOARDING_FINISHED",
+            (now() - 10 - 1) as f64,
+            now() - 10,
+        );
+        w.set("api_key", key);
+        w.set("admin_password", password);
+        let run = w.run();
+        assert_eq!(run.status, Some(1), "{run:?}");
+        let errors: Vec<_> = run
+            .log_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("ERROR "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{run:?}");
+        assert!(
+            errors[0].contains(needle) && errors[0].contains("event=incode_error"),
+            "{}",
+            errors[0]
+        );
+        // The interview waits for a pass with the right credentials.
+        let pending: i64 = w
+            .checkpoint()
+            .query_row(
+                "SELECT count(*) FROM jobs WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(pending, 1);
+    }
+}
+
+#[test]
+fn a_masked_secret_missing_from_the_store_is_an_actionable_error() {
+    let mut w = World::new("missing");
+    w.set("api_key", "********");
+    let run = w.run();
+    assert_eq!(run.status, Some(1));
+    assert!(
+        run.stderr.contains(
+            "api_key is masked in inputs.conf, but Splunk's credential store has no value for it"
+        ),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn at_most_max_concurrency_requests_are_in_flight_and_output_is_in_order() {
+    let mut w = World::new("concurrency");
+    let t = now();
+    for i in 0..40 {
+        w.webhook(
+            &format!("c{i:02}"),
+            "ONBOARDING_FINISHED",
+            (t - 11) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(30);
+    w.set("max_concurrency", "3");
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    let expected: Vec<String> = (0..40).map(|i| format!("c{i:02}")).collect();
+    assert_eq!(ids(&events(&run)), expected);
+    assert_eq!(
+        w.incode
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+}
+
+#[test]
+fn splunkds_certificate_must_chain_to_cacert_pem() {
+    let w = World::new("tls");
+    // Replace cacert.pem with an unrelated CA: the chain no longer verifies.
+    let other = tls::splunk_like();
+    std::fs::write(w.dir.join("home/etc/auth/cacert.pem"), other.ca_pem).unwrap();
+    let run = w.run();
+    assert_eq!(run.status, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("event=splunkd_error") && run.stderr.contains("cacert.pem"),
+        "{run:?}"
+    );
+    assert!(run.stderr.to_lowercase().contains("certificate"), "{run:?}");
+    // Without any cacert.pem, a loopback splunkd's own certificate is accepted.
+    std::fs::remove_file(w.dir.join("home/etc/auth/cacert.pem")).unwrap();
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+}
+
+#[test]
+fn an_unreachable_splunkd_is_one_error() {
+    let w = World::new("nosplunkd");
+    let doc = w.document().replace(&w.splunkd.uri, "https://127.0.0.1:9");
+    let run = incode_with_env(
+        &[],
+        doc.as_bytes(),
+        &[("SPLUNK_HOME", w.dir.join("home").to_str().unwrap())],
+    );
+    assert_eq!(run.status, Some(1));
+    let errors: Vec<_> = run
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("ERROR "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{run:?}");
+    assert!(
+        errors[0].contains("cannot reach splunkd at https://127.0.0.1:9/"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn an_unreachable_incode_leaves_the_jobs_pending() {
+    let mut w = World::new("noincode");
+    w.webhook(
+        "u",
+        "ONBOARDING_FINISHED",
+        (now() - 10 - 1) as f64,
+        now() - 10,
+    );
+    w.set("api_url", "http://127.0.0.1:9");
+    w.set("request_timeout", "2");
+    let run = w.run();
+    assert_eq!(run.status, Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("cannot reach the Incode API at http://127.0.0.1:9/"),
+        "{run:?}"
+    );
+    let pending: i64 = w
+        .checkpoint()
+        .query_row(
+            "SELECT count(*) FROM jobs WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending, 1);
+}
+
+#[test]
+fn a_second_run_of_the_same_input_does_nothing_while_the_first_holds_the_lock() {
+    let w = World::new("lock");
+    std::fs::create_dir_all(w.checkpoint_dir()).unwrap();
+    let lock = std::fs::File::create(w.checkpoint_dir().join("prod.lock")).unwrap();
+    lock.lock().unwrap();
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(
+        run.stderr.starts_with("WARN input=prod event=pass_skipped"),
+        "{run:?}"
+    );
+    assert!(w.splunkd.exports().is_empty());
+}
+
+#[test]
+fn nothing_secret_reaches_the_checkpoint_folder() {
+    let mut w = World::new("scan");
+    w.webhook(
+        "x",
+        "ONBOARDING_FINISHED",
+        (now() - 10 - 1) as f64,
+        now() - 10,
+    );
+    w.set("log_level", "DEBUG");
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    for entry in std::fs::read_dir(w.checkpoint_dir()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for secret in [API_KEY, PASSWORD, SESSION_KEY, TOKEN_PREFIX] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} on disk"
+            );
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! A fake of the Incode Omni API, shaped on Incode's documentation and the samples in
+//! `tests/fixtures/incode/`: `POST /executive/log-in` (`x-api-key`, `api-version: 1.0`,
+//! `{"email","password"}` → `{"token"}`; 403 for a wrong key, 401 for a wrong user) and
+//! `GET /omni/get/score?id=` (`X-Incode-Hardware-Id: <token>`; Incode's error bodies).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tiny_http::{Header, Method, Response, Server};
+
+/// A scripted answer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    /// An Incode error body with this HTTP status.
+    pub fn error(status: u16, error: &str) -> Answer {
+        Answer {
+            status,
+            headers: vec![],
+            body: json!({"timestamp": 1584639032757u64, "status": status, "error": error,
+                         "message": format!("{error}."), "path": "/omni/get/score"})
+            .to_string(),
+        }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn throttled(retry_after: &str) -> Answer {
+        Answer {
+            headers: vec![("Retry-After", retry_after.to_owned())],
+            ..Answer::error(429, "Too Many Requests")
+        }
+    }
+
+    /// 200 with this body.
+    pub fn ok(body: &str) -> Answer {
+        Answer {
+            status: 200,
+            headers: vec![],
+            body: body.to_owned(),
+        }
+    }
+}
+
+/// A request as the fake saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+pub struct State {
+    pub api_key: String,
+    pub email: String,
+    pub password: String,
+    /// Tokens that are currently valid.
+    pub tokens: Vec<String>,
+    pub logins: usize,
+    /// The score of any interview without a script.
+    pub default_score: String,
+    /// Answers to give, per interview id, before the default.
+    pub scripts: BTreeMap<String, VecDeque<Answer>>,
+    /// Answers to the next logins, before the normal one.
+    pub login_script: VecDeque<Answer>,
+    /// Every score request's interview id, in arrival order.
+    pub score_requests: Vec<String>,
+    pub seen: Vec<Seen>,
+    /// Invalidate every token after this many score requests (token expiry mid-pass).
+    pub expire_tokens_after: Option<usize>,
+}
+
+/// A running fake Incode.
+pub struct FakeIncode {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+    /// Score requests being answered right now, and the most seen at once.
+    pub in_flight: Arc<AtomicUsize>,
+    pub max_in_flight: Arc<AtomicUsize>,
+    /// Time taken to answer each score request.
+    pub latency: Arc<Mutex<Duration>>,
+}
+
+pub const TOKEN_PREFIX: &str = "eyJhbGciOiJIUzI1NiJ9.TOKEN-";
+
+impl FakeIncode {
+    pub fn start(api_key: &str, email: &str, password: &str, default_score: &str) -> FakeIncode {
+        let server = Arc::new(Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let fake = FakeIncode {
+            url: format!("http://127.0.0.1:{port}"),
+            state: Arc::new(Mutex::new(State {
+                api_key: api_key.into(),
+                email: email.into(),
+                password: password.into(),
+                tokens: vec![],
+                logins: 0,
+                default_score: default_score.into(),
+                scripts: BTreeMap::new(),
+                login_script: VecDeque::new(),
+                score_requests: vec![],
+                seen: vec![],
+                expire_tokens_after: None,
+            })),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight: Arc::new(AtomicUsize::new(0)),
+            latency: Arc::new(Mutex::new(Duration::ZERO)),
+        };
+        for _ in 0..70 {
+            let server = server.clone();
+            let (state, in_flight, max_in_flight, latency) = (
+                fake.state.clone(),
+                fake.in_flight.clone(),
+                fake.max_in_flight.clone(),
+                fake.latency.clone(),
+            );
+            std::thread::spawn(move || {
+                while let Ok(request) = server.recv() {
+                    handle(request, &state, &in_flight, &max_in_flight, &latency);
+                }
+            });
+        }
+        fake
+    }
+
+    /// Scripts answers for one interview.
+    pub fn script(&self, interview: &str, answers: Vec<Answer>) {
+        self.state
+            .lock()
+            .unwrap()
+            .scripts
+            .insert(interview.into(), answers.into());
+    }
+
+    pub fn score_requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().score_requests.clone()
+    }
+
+    pub fn logins(&self) -> usize {
+        self.state.lock().unwrap().logins
+    }
+}
+
+fn respond(request: tiny_http::Request, answer: Answer) {
+    let mut response = Response::from_string(answer.body)
+        .with_status_code(answer.status)
+        .with_header(Header::from_bytes("Content-Type", "application/json").unwrap());
+    for (k, v) in answer.headers {
+        response = response.with_header(Header::from_bytes(k, v).unwrap());
+    }
+    let _ = request.respond(response);
+}
+
+fn handle(
+    mut request: tiny_http::Request,
+    state: &Mutex<State>,
+    in_flight: &AtomicUsize,
+    max_in_flight: &AtomicUsize,
+    latency: &Mutex<Duration>,
+) {
+    let mut body = String::new();
+    request.as_reader().read_to_string(&mut body).unwrap();
+    let headers: BTreeMap<String, String> = request
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.to_string(),
+            )
+        })
+        .collect();
+    let url = request.url().to_owned();
+    let mut s = state.lock().unwrap();
+    s.seen.push(Seen {
+        method: request.method().to_string(),
+        url: url.clone(),
+        headers: headers.clone(),
+        body: body.clone(),
+    });
+    let header = |k: &str| headers.get(k).cloned().unwrap_or_default();
+    if header("api-version") != "1.0" {
+        drop(s);
+        return respond(request, Answer::error(400, "Missing api-version header"));
+    }
+    match (request.method(), url.split('?').next().unwrap()) {
+        (Method::Post, "/executive/log-in") => {
+            if let Some(answer) = s.login_script.pop_front() {
+                drop(s);
+                return respond(request, answer);
+            }
+            if header("x-api-key") != s.api_key {
+                drop(s);
+                return respond(request, Answer::error(403, "Forbidden"));
+            }
+            let creds: Value = serde_json::from_str(&body).unwrap_or_default();
+            if creds["email"] != s.email.as_str() || creds["password"] != s.password.as_str() {
+                drop(s);
+                return respond(request, Answer::error(401, "Unauthorized"));
+            }
+            s.logins += 1;
+            let token = format!("{TOKEN_PREFIX}{}", s.logins);
+            s.tokens.push(token.clone());
+            drop(s);
+            respond(request, Answer::ok(&json!({ "token": token }).to_string()))
+        }
+        (Method::Get, "/omni/get/score") => {
+            if header("x-api-key") != s.api_key {
+                drop(s);
+                return respond(request, Answer::error(403, "Forbidden"));
+            }
+            if !s.tokens.contains(&header("x-incode-hardware-id")) {
+                drop(s);
+                return respond(request, Answer::error(401, "Unauthorized"));
+            }
+            let id =
+                url::form_urlencoded::parse(url.split_once('?').map_or("", |(_, q)| q).as_bytes())
+                    .find(|(k, _)| k == "id")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+            s.score_requests.push(id.clone());
+            if s.expire_tokens_after == Some(s.score_requests.len()) {
+                s.tokens.clear();
+            }
+            let answer = s
+                .scripts
+                .get_mut(&id)
+                .and_then(VecDeque::pop_front)
+                .unwrap_or_else(|| Answer::ok(&s.default_score));
+            drop(s);
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            max_in_flight.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(*latency.lock().unwrap());
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            respond(request, answer)
+        }
+        _ => {
+            drop(s);
+            respond(request, Answer::error(404, "Not Found"))
+        }
+    }
+}
