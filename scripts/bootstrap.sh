@@ -1,0 +1,54 @@
+# Installs what building and testing TA-incode need, once, on a fresh Debian/Ubuntu machine with
+# rustup: the static (musl) Rust target, rustfmt and clippy, Debian's musl-tools (a C compiler for
+# the crates with C parts) and libmagic (for AppInspect), and a Python venv with the pinned Splunk
+# tools in scripts/requirements.txt. Sourced by package.sh and test.sh; every step is skipped when
+# already done, so a second run costs a few milliseconds.
+
+# (No `grep -q` at the end of a pipe: it exits at the first match, the writer gets SIGPIPE, and
+# pipefail in the calling scripts would then read the check as failed.)
+TA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TA_TARGET=x86_64-unknown-linux-musl
+TA_VENV="$TA_ROOT/.venv"
+
+ta_say() { printf '==> %s\n' "$*" >&2; }
+
+ta_apt_install() { # package...
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  ta_say "installing Debian packages: $*"
+  $sudo apt-get install -y -q "$@" >/dev/null 2>&1 || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "$@" >/dev/null
+  }
+}
+
+ta_bootstrap_rust() {
+  if ! rustup target list --installed | grep -x "$TA_TARGET" >/dev/null; then
+    ta_say "adding the Rust target $TA_TARGET"
+    rustup target add "$TA_TARGET" >/dev/null
+  fi
+  local component
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed | grep "^$component" >/dev/null; then
+      rustup component add "$component" >/dev/null
+    fi
+  done
+  command -v musl-gcc >/dev/null || ta_apt_install musl-tools
+}
+
+ta_bootstrap_python() {
+  python3 -c 'import ctypes.util, sys; sys.exit(not ctypes.util.find_library("magic"))' ||
+    ta_apt_install libmagic1
+  local stamp="$TA_VENV/.requirements"
+  if ! cmp -s "$TA_ROOT/scripts/requirements.txt" "$stamp" 2>/dev/null; then
+    ta_say "creating the Python venv $TA_VENV with the pinned Splunk tools"
+    rm -rf "$TA_VENV"
+    python3 -m venv "$TA_VENV"
+    "$TA_VENV/bin/pip" install -q --disable-pip-version-check -r "$TA_ROOT/scripts/requirements.txt"
+    cp "$TA_ROOT/scripts/requirements.txt" "$stamp"
+  fi
+}
+
+ta_bootstrap() {
+  ta_bootstrap_rust
+  ta_bootstrap_python
+}

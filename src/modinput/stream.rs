@@ -1,0 +1,223 @@
+//! The XML event stream a run writes on stdout (`streaming_mode` xml).
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+/// An event time: epoch milliseconds, written as seconds with three decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTime(pub i64);
+
+impl std::fmt::Display for EventTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:03}", abs / 1000, abs % 1000)
+    }
+}
+
+/// One event. Fields left `None` take the input's settings in splunkd.
+#[derive(Debug, Clone, Default)]
+pub struct Event<'a> {
+    /// The full stanza name, `incode://<name>`.
+    pub stanza: &'a str,
+    /// `_time`; without it the sourcetype's timestamp rules apply.
+    pub time: Option<EventTime>,
+    /// `source`.
+    pub source: Option<&'a str>,
+    /// `sourcetype`.
+    pub sourcetype: Option<&'a str>,
+    /// `index`.
+    pub index: Option<&'a str>,
+    /// `host`.
+    pub host: Option<&'a str>,
+    /// The event text.
+    pub data: &'a str,
+}
+
+/// Writes `<stream>`, events, and `</stream>`.
+///
+/// Each event is flushed as it is written, so splunkd has it before the checkpoint that covers it
+/// is committed. The stream is always closed: by [`EventWriter::finish`], or on drop (an early
+/// return or an unwinding panic), so splunkd never sees a half document.
+pub struct EventWriter<W: Write> {
+    out: W,
+    opened: bool,
+    closed: bool,
+}
+
+impl<W: Write> EventWriter<W> {
+    /// A writer that has written nothing yet.
+    pub fn new(out: W) -> Self {
+        EventWriter {
+            out,
+            opened: false,
+            closed: false,
+        }
+    }
+
+    /// Writes one event and flushes it; opens the stream first if needed.
+    pub fn write_event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        self.open()?;
+        let mut buf = String::with_capacity(event.data.len() + 256);
+        buf.push_str("<event stanza=\"");
+        buf.push_str(&escape(event.stanza));
+        buf.push_str("\" unbroken=\"1\">");
+        if let Some(time) = event.time {
+            buf.push_str(&format!("<time>{time}</time>"));
+        }
+        for (tag, value) in [
+            ("source", event.source),
+            ("sourcetype", event.sourcetype),
+            ("index", event.index),
+            ("host", event.host),
+            ("data", Some(event.data)),
+        ] {
+            if let Some(value) = value {
+                buf.push_str(&format!("<{tag}>{}</{tag}>", escape(value)));
+            }
+        }
+        buf.push_str("<done/></event>");
+        self.out.write_all(buf.as_bytes())?;
+        self.out.flush()
+    }
+
+    /// Closes the stream, opening it first when no event was written, so stdout always holds one
+    /// well-formed document.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.close()
+    }
+
+    fn open(&mut self) -> io::Result<()> {
+        if !self.opened {
+            self.out.write_all(b"<stream>")?;
+            self.opened = true;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        self.open()?;
+        self.out.write_all(b"</stream>\n")?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Drop for EventWriter<W> {
+    fn drop(&mut self) {
+        // Best effort: the error, if any, was already reported by the write that failed.
+        let _ = self.close();
+    }
+}
+
+/// Escapes text for element content and double-quoted attribute values.
+///
+/// Beyond markup, a carriage return becomes a character reference (XML parsers turn a literal
+/// `\r\n` into `\n`, so event data would not arrive unchanged), and the characters XML 1.0
+/// cannot carry at all (most C0 controls, U+FFFE, U+FFFF) are dropped: one of them would make
+/// splunkd reject the whole stream.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let plain = |c: char| c >= ' ' && !matches!(c, '<' | '>' | '&' | '"' | '\u{FFFE}' | '\u{FFFF}');
+    if text.chars().all(|c| plain(c) || c == '\t' || c == '\n') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            c if plain(c) => out.push(c),
+            _ => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(events: &[Event<'_>]) -> String {
+        let mut out = Vec::new();
+        let mut w = EventWriter::new(&mut out);
+        for e in events {
+            w.write_event(e).unwrap();
+        }
+        w.finish().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn times_have_millisecond_precision() {
+        assert_eq!(EventTime(1_372_274_622_493).to_string(), "1372274622.493");
+        assert_eq!(EventTime(1_372_187_084_000).to_string(), "1372187084.000");
+        assert_eq!(EventTime(5).to_string(), "0.005");
+        assert_eq!(EventTime(-1_500).to_string(), "-1.500");
+    }
+
+    #[test]
+    fn an_empty_run_still_writes_a_whole_document() {
+        assert_eq!(written(&[]), "<stream></stream>\n");
+    }
+
+    #[test]
+    fn dropping_the_writer_closes_the_stream() {
+        let mut out = Vec::new();
+        {
+            let mut w = EventWriter::new(&mut out);
+            w.write_event(&Event {
+                stanza: "s",
+                data: "d",
+                ..Event::default()
+            })
+            .unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<stream><event stanza=\"s\" unbroken=\"1\"><data>d</data><done/></event></stream>\n"
+        );
+    }
+
+    #[test]
+    fn each_event_is_flushed_as_written() {
+        struct Counting<'a>(&'a mut Vec<u8>, &'a mut usize);
+        impl Write for Counting<'_> {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.write(b)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                *self.1 += 1;
+                Ok(())
+            }
+        }
+        let (mut out, mut flushes) = (Vec::new(), 0);
+        let mut w = EventWriter::new(Counting(&mut out, &mut flushes));
+        let e = Event {
+            stanza: "s",
+            data: "d",
+            ..Event::default()
+        };
+        w.write_event(&e).unwrap();
+        w.write_event(&e).unwrap();
+        w.finish().unwrap();
+        assert_eq!(flushes, 3);
+    }
+
+    #[test]
+    fn markup_is_escaped_and_forbidden_characters_dropped() {
+        assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c'");
+        assert_eq!(
+            escape("x\u{1}y\u{0}z\u{FFFF}\u{FFFE}\t\n\r"),
+            "xyz\t\n&#13;"
+        );
+        assert_eq!(escape("é 😀 \u{FFFD}"), "é 😀 \u{FFFD}");
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+    }
+}

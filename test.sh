@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of TA-incode on a fresh machine: installs what is missing (see
+# scripts/bootstrap.sh), then formatting, lints, the Rust unit/integration/golden tests, the
+# packaged app with its AppInspect verdict and layout tests, and ksconf on every conf file.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/bootstrap.sh
+ta_bootstrap
+
+ta_say "cargo fmt --check"
+cargo fmt --all -- --check
+ta_say "cargo clippy"
+cargo clippy --quiet --locked --all-targets -- -D warnings
+ta_say "package and AppInspect"
+./package.sh
+ta_say "cargo test (with the package tests)"
+cargo test --quiet --locked -- --include-ignored
+ta_say "ksconf check"
+"$TA_VENV/bin/ksconf" check default/*.conf
+ta_say "all tests passed"

@@ -1,0 +1,493 @@
+//! The built `incode` binary, run the way splunkd runs it: argv, a document on stdin, then the
+//! exit code, stdout and stderr.
+
+mod support;
+
+use support::*;
+
+fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut p = valid_params();
+    for (k, v) in overrides {
+        p.retain(|(name, _)| name != k);
+        p.push((k, v));
+    }
+    p
+}
+
+/// Each stderr line starts with a level splunkd knows.
+fn assert_levels(run: &Run) {
+    for line in run.log_lines() {
+        assert!(
+            ["DEBUG ", "INFO ", "WARN ", "ERROR ", "FATAL "]
+                .iter()
+                .any(|l| line.starts_with(l)),
+            "line without a level: {line:?}"
+        );
+    }
+}
+
+/// Exactly one ERROR line, containing every `needle`.
+fn assert_one_error(run: &Run, needles: &[&str]) {
+    assert_levels(run);
+    let errors: Vec<_> = run
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("ERROR "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{run:?}");
+    for n in needles {
+        assert!(errors[0].contains(n), "{n:?} not in {:?}", errors[0]);
+    }
+}
+
+#[test]
+fn scheme_declares_every_argument_explicitly() {
+    let run = incode(&["--scheme"], b"");
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(run.stderr, "");
+    assert!(
+        run.stdout
+            .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+    );
+    let scheme = tree(&run.stdout);
+    assert_eq!(scheme.tag, "scheme");
+    assert_eq!(scheme.child("title").text, "Incode");
+    assert!(!scheme.child("description").text.is_empty());
+    assert_eq!(scheme.child("streaming_mode").text, "xml");
+    assert_eq!(scheme.child("use_external_validation").text, "true");
+    assert_eq!(scheme.child("use_single_instance").text, "false");
+    let args = &scheme.child("endpoint").child("args").children;
+    let names: Vec<_> = args.iter().map(|a| a.attribute("name").unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "api_url",
+            "api_key",
+            "admin_email",
+            "admin_password",
+            "max_concurrency",
+            "backfill_hours",
+            "request_timeout",
+            "proxy_url",
+            "ca_bundle",
+            "log_level"
+        ]
+    );
+    for arg in args {
+        let name = arg.attribute("name").unwrap();
+        let tags: Vec<_> = arg.children.iter().map(|c| c.tag.as_str()).collect();
+        assert_eq!(
+            tags,
+            [
+                "title",
+                "description",
+                "data_type",
+                "required_on_edit",
+                "required_on_create"
+            ],
+            "{name}"
+        );
+        assert!(arg.child("title").text.len() >= 3, "{name}");
+        assert!(arg.child("description").text.len() >= 20, "{name}");
+        assert_eq!(arg.child("required_on_edit").text, "false", "{name}");
+        let required = ["api_url", "api_key", "admin_email", "admin_password"].contains(&name);
+        assert_eq!(
+            arg.child("required_on_create").text,
+            required.to_string(),
+            "{name}"
+        );
+        let numeric = ["max_concurrency", "backfill_hours", "request_timeout"].contains(&name);
+        let expected_type = if numeric { "number" } else { "string" };
+        assert_eq!(arg.child("data_type").text, expected_type, "{name}");
+    }
+}
+
+#[test]
+fn unknown_command_lines_are_one_error_and_exit_1() {
+    for args in [
+        &["--run"][..],
+        &["--scheme", "--validate-arguments"],
+        &["scheme"],
+        &["-h"],
+    ] {
+        let run = incode(args, b"");
+        assert_eq!(run.status, Some(1), "{args:?}");
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.log_lines().len(), 1, "{run:?}");
+        assert_one_error(
+            &run,
+            &["unknown command line", "--scheme", "--validate-arguments"],
+        );
+    }
+}
+
+#[test]
+fn version_is_the_crates() {
+    let run = incode(&["--version"], b"");
+    assert_eq!(run.status, Some(0));
+    assert_eq!(
+        run.stdout,
+        format!("incode {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn valid_arguments_give_exit_0_and_nothing_on_stdout() {
+    for params in [
+        valid_params(),
+        with(&[("api_key", "********"), ("admin_password", "********")]),
+        with(&[
+            ("max_concurrency", "64"),
+            ("backfill_hours", "0"),
+            ("request_timeout", "1"),
+            ("proxy_url", "http://proxy:********@squid.corp:3128"),
+            ("log_level", "debug"),
+            ("api_url", "http://127.0.0.1:9999"),
+        ]),
+    ] {
+        let run = incode(
+            &["--validate-arguments"],
+            items_document("prod", &params).as_bytes(),
+        );
+        assert_eq!(run.status, Some(0), "{params:?}: {run:?}");
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.stderr, "");
+    }
+}
+
+/// One rule each: (argument, value, words the message must contain).
+const VALIDATION_CASES: &[(&str, &str, &[&str])] = &[
+    (
+        "api_url",
+        "",
+        &["api_url is missing", "https://saas-api.incodesmile.com"],
+    ),
+    (
+        "api_url",
+        "saas-api.incodesmile.com",
+        &["api_url is not a valid URL"],
+    ),
+    (
+        "api_url",
+        "http://saas-api.incodesmile.com",
+        &["api_url uses http", "loopback"],
+    ),
+    (
+        "api_url",
+        "ftp://saas-api.incodesmile.com",
+        &["api_url has the scheme \"ftp\""],
+    ),
+    (
+        "api_url",
+        "https://saas-api.incodesmile.com/?a=b",
+        &["api_url must not have a query"],
+    ),
+    (
+        "api_url",
+        "https://saas-api.incodesmile.com/#x",
+        &["api_url must not have a fragment"],
+    ),
+    (
+        "api_url",
+        "https://me:hunter2@saas-api.incodesmile.com",
+        &["user name or password"],
+    ),
+    ("api_key", "", &["api_key is missing"]),
+    (
+        "api_key",
+        "abc def",
+        &["api_key contains spaces", "paste the key alone"],
+    ),
+    ("admin_email", "   ", &["admin_email is missing"]),
+    (
+        "admin_email",
+        "admin",
+        &["admin_email is \"admin\", not an email address"],
+    ),
+    ("admin_password", "", &["admin_password is missing"]),
+    (
+        "max_concurrency",
+        "0",
+        &[
+            "max_concurrency is 0, out of range",
+            "from 1 to 64 (default 8)",
+        ],
+    ),
+    (
+        "max_concurrency",
+        "65",
+        &["max_concurrency is 65, out of range"],
+    ),
+    (
+        "max_concurrency",
+        "eight",
+        &["max_concurrency is \"eight\", not a whole number"],
+    ),
+    (
+        "backfill_hours",
+        "-1",
+        &[
+            "backfill_hours is -1, out of range",
+            "from 0 to 8760 (default 24)",
+        ],
+    ),
+    ("backfill_hours", "8761", &["backfill_hours is 8761"]),
+    (
+        "backfill_hours",
+        "1.5",
+        &["backfill_hours is \"1.5\", not a whole number"],
+    ),
+    (
+        "request_timeout",
+        "0",
+        &["request_timeout is 0", "from 1 to 300 (default 30)"],
+    ),
+    ("request_timeout", "301", &["request_timeout is 301"]),
+    (
+        "request_timeout",
+        "30s",
+        &["request_timeout is \"30s\", not a whole number"],
+    ),
+    (
+        "proxy_url",
+        "squid:3128",
+        &["proxy_url has the scheme \"squid\""],
+    ),
+    (
+        "proxy_url",
+        "http://u:hunter2@squid:3128/x",
+        &["proxy_url must not have a path"],
+    ),
+    ("proxy_url", "::", &["proxy_url is not a valid URL"]),
+    (
+        "ca_bundle",
+        "ca.pem",
+        &["ca_bundle is \"ca.pem\", a relative path"],
+    ),
+    (
+        "ca_bundle",
+        "/nonexistent/ca.pem",
+        &["ca_bundle names /nonexistent/ca.pem, which cannot be read"],
+    ),
+    (
+        "log_level",
+        "verbose",
+        &["log_level is \"verbose\": use DEBUG, INFO, WARN or ERROR"],
+    ),
+];
+
+#[test]
+fn every_validation_rule_gives_an_actionable_error() {
+    for (field, value, needles) in VALIDATION_CASES {
+        let params = with(&[(field, value)]);
+        let run = incode(
+            &["--validate-arguments"],
+            items_document("prod", &params).as_bytes(),
+        );
+        let context = format!("{field}={value:?}: {run:?}");
+        assert_eq!(run.status, Some(1), "{context}");
+        let doc = tree(&run.stdout);
+        assert_eq!(doc.tag, "error", "{context}");
+        let message = &doc.child("message").text;
+        assert_eq!(doc.children.len(), 1, "{context}");
+        for n in *needles {
+            assert!(message.contains(n), "{n:?} missing: {context}");
+        }
+        // Only this field is reported, and the same words reach splunkd.log.
+        assert!(message.starts_with(&format!("{field} ")), "{context}");
+        for other in ta_incode::config::scheme().arguments {
+            let other = other.name;
+            assert!(
+                !message.contains(&format!(". {other} ")),
+                "one problem only: {context}"
+            );
+        }
+        assert_one_error(&run, &["input=prod", needles[0]]);
+        assert_no_secret(&run);
+    }
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let params = with(&[("api_url", "http://x.example"), ("max_concurrency", "0")]);
+    let run = incode(
+        &["--validate-arguments"],
+        items_document("prod", &params).as_bytes(),
+    );
+    assert_eq!(run.status, Some(1));
+    let message = tree(&run.stdout).child("message").text.clone();
+    assert!(
+        message.contains("api_url uses http") && message.contains("max_concurrency is 0"),
+        "{message}"
+    );
+}
+
+#[test]
+fn malformed_validation_requests_are_errors_on_stdout() {
+    for (stdin, needle) in [
+        (&b""[..], "root element is <>"),
+        (b"not xml at all", "root element is <>"),
+        (b"<items><server_host>h</server_host>", "malformed"),
+        (
+            input_document("prod", &valid_params()).as_bytes(),
+            "root element is <input>, expected <items>",
+        ),
+    ] {
+        let run = incode(&["--validate-arguments"], stdin);
+        assert_eq!(run.status, Some(1), "{run:?}");
+        assert!(
+            tree(&run.stdout).child("message").text.contains(needle),
+            "{run:?}"
+        );
+        assert_one_error(&run, &[needle]);
+    }
+}
+
+#[test]
+fn the_sdks_utf16_validation_request_is_read() {
+    // validation.xml has none of our arguments: every required one is reported missing.
+    let run = incode(
+        &["--validate-arguments"],
+        &fixture_bytes("splunklib/validation.xml"),
+    );
+    assert_eq!(run.status, Some(1));
+    let message = tree(&run.stdout).child("message").text.clone();
+    for field in ["api_url", "api_key", "admin_email", "admin_password"] {
+        assert!(
+            message.contains(&format!("{field} is missing")),
+            "{message}"
+        );
+    }
+    assert_one_error(&run, &["input=aaa"]);
+}
+
+#[test]
+fn a_valid_run_writes_a_closed_empty_stream() {
+    let run = incode(&[], input_document("prod", &valid_params()).as_bytes());
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(tree(&run.stdout).tag, "stream");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn a_utf16_input_definition_is_read() {
+    let text = input_document("prod", &valid_params()).replace("UTF-8", "utf-16");
+    let bytes: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    let run = incode(&[], &bytes);
+    assert_eq!(run.status, Some(0), "{run:?}");
+}
+
+#[test]
+fn debug_logging_shows_the_configuration_but_no_secret() {
+    let params = with(&[
+        ("log_level", "DEBUG"),
+        ("proxy_url", "http://bob:hunter2@squid.corp:3128"),
+    ]);
+    let run = incode(&[], input_document("prod", &params).as_bytes());
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_levels(&run);
+    let debug: Vec<_> = run
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("DEBUG input=prod "))
+        .collect();
+    assert_eq!(debug.len(), 1, "{run:?}");
+    assert!(
+        debug[0].contains("api_url=https://demo-api.incodesmile.com/"),
+        "{}",
+        debug[0]
+    );
+    assert!(
+        debug[0].contains("proxy=http://bob@squid.corp:3128/"),
+        "{}",
+        debug[0]
+    );
+    assert!(debug[0].contains("index=incode"), "{}", debug[0]);
+    assert_no_secret(&run);
+}
+
+#[test]
+fn the_log_level_hides_lower_levels() {
+    let quiet = with(&[("log_level", "WARN")]);
+    let run = incode(&[], input_document("prod", &quiet).as_bytes());
+    assert_eq!((run.status, run.stderr.as_str()), (Some(0), ""));
+    let chatty = with(&[("log_level", "DEBUG")]);
+    let run = incode(&[], input_document("prod", &chatty).as_bytes());
+    assert!(run.stderr.starts_with("DEBUG "), "{run:?}");
+}
+
+#[test]
+fn an_invalid_input_fails_the_run_with_one_error_and_a_closed_stream() {
+    let params = with(&[
+        ("api_url", "http://saas-api.incodesmile.com"),
+        ("api_key", ""),
+    ]);
+    let run = incode(&[], input_document("prod", &params).as_bytes());
+    assert_eq!(run.status, Some(1), "{run:?}");
+    assert_eq!(tree(&run.stdout).tag, "stream");
+    assert_one_error(
+        &run,
+        &[
+            "input=prod",
+            "api_url uses http",
+            "api_key is missing",
+            "Settings > Data inputs > Incode",
+        ],
+    );
+    assert_no_secret(&run);
+}
+
+#[test]
+fn malformed_input_definitions_fail_the_run() {
+    for (stdin, needle) in [
+        (&b""[..], "root element is <>"),
+        (b"<input><server_host>x", "malformed"),
+        (b"\xff\xfe\x00", "UTF-16"),
+        (b"<input>\xc3\x28</input>", "invalid UTF-8"),
+        (
+            &fixture_bytes("splunklib/conf_with_invalid_inputs.xml"),
+            "unknown variant `editor`",
+        ),
+        (
+            &fixture_bytes("splunklib/validation.xml"),
+            "root element is <items>, expected <input>",
+        ),
+    ] {
+        let run = incode(&[], stdin);
+        assert_eq!(run.status, Some(1), "{run:?}");
+        assert_eq!(
+            run.stdout, "",
+            "no stream for a document that was never read"
+        );
+        assert_one_error(&run, &[needle, "print-modinput-config"]);
+    }
+}
+
+#[test]
+fn a_stanza_of_another_scheme_is_refused() {
+    let run = incode(&[], &fixture_bytes("splunklib/conf_with_2_inputs.xml"));
+    assert_eq!(run.status, Some(1));
+    assert_eq!(tree(&run.stdout).tag, "stream");
+    let errors: Vec<_> = run
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 2, "one line per refused stanza: {run:?}");
+    assert!(errors[0].contains("\"foobar://aaa\" is not an incode://<name> input"));
+    assert!(errors[1].contains("\"foobar://bbb\""));
+}
+
+#[test]
+fn no_stanza_is_an_empty_successful_run() {
+    let run = incode(&[], &fixture_bytes("splunklib/conf_with_0_inputs.xml"));
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(run.stdout.trim(), "<stream></stream>");
+    assert_eq!(
+        run.stderr,
+        "INFO splunkd sent no input to run; nothing to do\n"
+    );
+}
