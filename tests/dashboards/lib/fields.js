@@ -29,13 +29,18 @@ const SCORE = [
 // CIM fields and eventtypes added at search time by props/eventtypes (parsing branch).
 const CIM = ['action', 'app', 'vendor', 'vendor_product', 'user', 'src', 'dest', 'signature', 'session_id'];
 
+// Further search-time fields of the parsing branch's props.conf that shipped searches use:
+// failed_checks (FIELDALIAS of failed_checks{} on incode:score; also an output of the
+// incode_scores automatic lookup on webhook events).
+const PROPS = ['failed_checks'];
+
 // Splunk's own fields on every event.
 const SPLUNK = ['_time', '_indextime', '_raw', 'index', 'sourcetype', 'source', 'host', 'splunk_server', 'eventtype', 'tag', 'linecount'];
 
 // splunkd's own extractions on index=_internal sourcetype=splunkd (the add-on's log lines).
 const SPLUNKD = ['component', 'log_level', 'event_message'];
 
-const INCODE_EVENT_FIELDS = [...new Set([...ONBOARDING, ...SESSION, ...SCORE, ...CIM, ...SPLUNK])];
+const INCODE_EVENT_FIELDS = [...new Set([...ONBOARDING, ...SESSION, ...SCORE, ...CIM, ...PROPS, ...SPLUNK])];
 const INTERNAL_EVENT_FIELDS = [...new Set([...SPLUNK, ...SPLUNKD])];
 
-module.exports = { ONBOARDING, SESSION, SCORE, CIM, SPLUNK, SPLUNKD, INCODE_EVENT_FIELDS, INTERNAL_EVENT_FIELDS };
+module.exports = { ONBOARDING, SESSION, SCORE, CIM, PROPS, SPLUNK, SPLUNKD, INCODE_EVENT_FIELDS, INTERNAL_EVENT_FIELDS };

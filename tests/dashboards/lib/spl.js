@@ -472,6 +472,25 @@ function runCommand(p, seg, first = false) {
       if (s.open) p.open = true;
       break;
     }
+    case 'lookup': {
+      // lookup [local=..] <table> <lookup field> [AS <event field>], ... OUTPUT|OUTPUTNEW <field> [AS <name>], ...
+      let i = 0;
+      while (args[i] && args[i].type === 'word' && args[i + 1] && args[i + 1].value === '=') i += 3;
+      i++; // the lookup table
+      const out = args.findIndex((t) => t.type === 'word' && /^OUTPUT(NEW)?$/i.test(t.value));
+      const inputs = splitCommas(args.slice(i, out >= 0 ? out : undefined));
+      for (const part of inputs) p.read(isWord(part[1], 'as') ? part[2].value : part[0].value, cmd);
+      if (out >= 0) for (const part of splitCommas(args.slice(out + 1))) p.define(isWord(part[1], 'as') ? part[2].value : part[0].value);
+      break;
+    }
+    case 'outputlookup':
+      for (let i = 0; i < args.length; i++) {
+        if (args[i].type === 'word' && args[i + 1] && args[i + 1].value === '=') {
+          if (args[i].value === 'key_field') p.read(args[i + 2].value, cmd);
+          i += 2;
+        }
+      }
+      break;
     default:
       p.errors.push(`command "${cmd}" is not known to the field check (tests/dashboards/lib/spl.js)`);
   }
