@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of TA-incode on a fresh machine: installs what is missing (see
 # scripts/bootstrap.sh), then formatting, lints, the Rust unit/integration/golden tests, the
-# packaged app with its AppInspect verdict and layout tests, and ksconf on every conf file.
+# packaged app with its AppInspect verdict and layout tests, ksconf on every conf file, and the
+# dashboards through Splunk's own Dashboard Studio validator.
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/bootstrap.sh
@@ -17,4 +18,6 @@ ta_say "cargo test (with the package tests)"
 cargo test --quiet --locked -- --include-ignored
 ta_say "ksconf check"
 "$TA_VENV/bin/ksconf" check default/*.conf
+ta_say "dashboards, searches, alerts (Splunk's Dashboard Studio validator)"
+tests/dashboards/run.sh
 ta_say "all tests passed"

@@ -1,8 +1,9 @@
 # Installs what building and testing TA-incode need, once, on a fresh Debian/Ubuntu machine with
-# rustup: the static (musl) Rust target, rustfmt and clippy, Debian's musl-tools (a C compiler for
-# the crates with C parts) and libmagic (for AppInspect), and a Python venv with the pinned Splunk
-# tools in scripts/requirements.txt. Sourced by package.sh and test.sh; every step is skipped when
-# already done, so a second run costs a few milliseconds.
+# rustup: the static (musl) Rust target, rustfmt and clippy, Debian's musl-tools (a C compiler
+# for the crates with C parts) and libmagic (for AppInspect), Node.js and npm (the dashboard
+# tests), and a Python venv with the pinned Splunk tools in scripts/requirements.txt. Sourced by
+# package.sh and test.sh; every step is skipped when already done, so a second run costs a few
+# milliseconds.
 
 # (No `grep -q` at the end of a pipe: it exits at the first match, the writer gets SIGPIPE, and
 # pipefail in the calling scripts would then read the check as failed.)
@@ -48,7 +49,12 @@ ta_bootstrap_python() {
   fi
 }
 
+ta_bootstrap_node() {
+  command -v npm >/dev/null || ta_apt_install nodejs npm
+}
+
 ta_bootstrap() {
   ta_bootstrap_rust
   ta_bootstrap_python
+  ta_bootstrap_node
 }

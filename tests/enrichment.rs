@@ -384,7 +384,11 @@ fn a_failed_search_does_not_advance_the_high_water_mark() {
         ExportFailure::Broken,
     ] {
         let w = World::new("searchfail");
-        assert_eq!(w.run().status, Some(0), "a first pass sets the high-water mark");
+        assert_eq!(
+            w.run().status,
+            Some(0),
+            "a first pass sets the high-water mark"
+        );
         let t = now();
         w.webhook("s", "ONBOARDING_FINISHED", (t - 10 - 1) as f64, t - 10);
         w.splunkd.state.lock().unwrap().export_failure = Some(failure.clone());

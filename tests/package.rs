@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-use support::conf;
+use support::conf::Conf;
 
 const APP: &str = "TA-incode";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -121,8 +120,8 @@ fn modes_dirs_755_files_644_executables_only_under_bin() {
 #[ignore = "needs ./package.sh; run by ./test.sh"]
 fn app_conf_identifies_the_app_and_its_version() {
     let entries = entries();
-    let app = conf::parse(&text(&entries, "default/app.conf"));
-    let get = |stanza: &str, key: &str| conf::stanza(&app, stanza)[key].clone();
+    let app = Conf::parse("app.conf", &text(&entries, "default/app.conf")).unwrap();
+    let get = |stanza: &str, key: &str| app.stanza(stanza).get(key).unwrap().to_owned();
     assert_eq!(get("package", "id"), APP);
     assert_eq!(get("id", "name"), APP);
     assert_eq!(get("id", "version"), VERSION);
@@ -143,14 +142,19 @@ fn app_conf_identifies_the_app_and_its_version() {
 fn inputs_spec_declares_every_argument_and_interval() {
     let entries = entries();
     let spec = text(&entries, "README/inputs.conf.spec");
-    let spec = conf::parse(
-        &spec
-            .lines()
-            .filter(|l| !l.starts_with('*') && !l.starts_with("  "))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    );
-    let declared: Vec<&String> = conf::stanza(&spec, "incode://<name>").keys().collect();
+    let settings: String = spec
+        .lines()
+        .filter(|l| !l.starts_with('*') && !l.starts_with("  "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let spec = Conf::parse("inputs.conf.spec", &settings).unwrap();
+    let mut declared: Vec<&String> = spec
+        .stanza("incode://<name>")
+        .entries
+        .iter()
+        .map(|(k, _)| k)
+        .collect();
+    declared.sort();
     let mut expected: Vec<String> = ta_incode::config::scheme()
         .arguments
         .iter()
@@ -159,10 +163,10 @@ fn inputs_spec_declares_every_argument_and_interval() {
     expected.push("interval".into());
     expected.sort();
     assert_eq!(declared, expected.iter().collect::<Vec<_>>());
-    let inputs = conf::parse(&text(&entries, "default/inputs.conf"));
-    let defaults: &BTreeMap<String, String> = conf::stanza(&inputs, "incode");
-    assert_eq!(defaults["interval"], "300");
-    assert_eq!(defaults["start_by_shell"], "false");
+    let inputs = Conf::parse("inputs.conf", &text(&entries, "default/inputs.conf")).unwrap();
+    let defaults = inputs.stanza("incode");
+    assert_eq!(defaults.get("interval"), Some("300"));
+    assert_eq!(defaults.get("start_by_shell"), Some("false"));
 }
 
 #[test]
@@ -219,15 +223,4 @@ fn icons_have_splunks_sizes() {
         let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
         assert_eq!((width, height), (size, size), "{path}");
     }
-}
-
-#[test]
-fn the_conf_reader_reads_stanzas_comments_and_continuations() {
-    let conf =
-        conf::parse("top = 1\n# note\n[a]\nx = 1 \ny=two words\n[b:c]\nz = first\\\nsecond\n");
-    assert_eq!(conf.len(), 3);
-    assert_eq!(conf::stanza(&conf, "default")["top"], "1");
-    assert_eq!(conf::stanza(&conf, "a")["x"], "1");
-    assert_eq!(conf::stanza(&conf, "a")["y"], "two words");
-    assert_eq!(conf::stanza(&conf, "b:c")["z"], "first\nsecond");
 }

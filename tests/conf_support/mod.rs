@@ -4,7 +4,6 @@
 //! Every module supports exactly the forms the app's conf files use and rejects anything else
 //! loudly (a panic naming the construct), so a new kind of setting cannot slip through untested.
 
-pub mod conf;
 pub mod eval;
 pub mod json_fields;
 pub mod pipeline;

@@ -11,11 +11,11 @@
 
 use std::collections::BTreeSet;
 
-use super::conf::{Conf, Stanza};
 use super::eval::{Event, Expression, Value};
 use super::json_fields::{self, Fields};
 use super::pcre;
 use super::search::Search;
+use crate::support::conf::{Conf, Stanza};
 
 /// splunkd's defaults (props.conf.spec).
 pub const DEFAULT_LINE_BREAKER: &str = r"([\r\n]+)";

@@ -5,5 +5,9 @@
 # Needs Node 20+ and npm with the npm registry reachable.
 set -euo pipefail
 cd "$(dirname "$0")"
-npm ci --no-audit --no-fund --loglevel=error
+# npm ci only when the lock file changed since the last install.
+if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.installed
+fi
 node --test --test-reporter=spec test/
