@@ -12,9 +12,9 @@ use std::fs;
 use conf_support::eval::{self, Event, Expression, Value};
 use conf_support::json_fields::{self, Fields};
 use conf_support::pipeline::{App, DEFAULT_LINE_BREAKER, Indexed, Searched, break_events};
+use conf_support::repo_path;
 use conf_support::search::{Search, wildcard_match};
 use conf_support::time::{strptime, utc};
-use conf_support::{pcre, repo_path};
 use support::conf::Conf;
 
 /// When the parsing instance received the request: far from every timestamp in the corpus, so
