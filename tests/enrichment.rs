@@ -604,3 +604,108 @@ fn nothing_secret_reaches_the_checkpoint_folder() {
         }
     }
 }
+
+/// Peak resident memory of a running process (kB), sampled until it exits.
+fn run_measuring_peak_rss(w: &World) -> (Run, u64) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_incode"))
+        .env("SPLUNK_HOME", w.dir.join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let document = w.document();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || std::io::Write::write_all(&mut stdin, document.as_bytes()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(status) = std::fs::read_to_string(&status_path)
+            && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            peak = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap().code();
+    (Run { status, stdout: reader.join().unwrap(), stderr }, peak)
+}
+
+#[test]
+fn a_large_export_is_streamed_not_buffered() {
+    fn row(i: usize) -> Value {
+        json!({"interviewId": format!("g{}", i % 10), "onboardingStatus": "ONBOARDING_FINISHED",
+               "clientId": "acme", "flowId": "flow-1", "externalCustomerId": format!("customer-{i:08}"),
+               "t": "1795600000.000"})
+    }
+    let mut peaks = Vec::new();
+    for count in [2_000, 100_000] {
+        let w = World::new(&format!("large-{count}"));
+        w.splunkd.state.lock().unwrap().generated = Some(support::fake_splunkd::Generated { count, row });
+        let (run, peak) = run_measuring_peak_rss(&w);
+        assert_eq!(run.status, Some(0), "{run:?}");
+        assert_eq!(events(&run).len(), 10, "{run:?}");
+        peaks.push(peak);
+    }
+    // The 100,000-row body is about 15 MB: buffered, it would show in the peak.
+    assert!(peaks[0] > 0, "{peaks:?}");
+    eprintln!("peak RSS for 2,000 and 100,000 rows: {peaks:?} kB");
+    assert!(peaks[1] < peaks[0] + 4_096, "peak RSS grew with the export: {peaks:?} kB");
+}
+
+#[test]
+fn a_kill_in_the_middle_of_a_pass_loses_nothing_and_repeats_at_most_what_was_in_flight() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut w = World::new("sigkill");
+    let t = now();
+    let all: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
+    for (i, id) in all.iter().enumerate() {
+        w.webhook(id, "ONBOARDING_FINISHED", (t - 11) as f64 + i as f64 / 1000.0, t - 10);
+    }
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(40);
+    w.set("max_concurrency", "4");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_incode"))
+        .env("SPLUNK_HOME", w.dir.join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), w.document().as_bytes()).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while seen.windows(8).filter(|w| w == b"</event>").count() < 10 {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "the pass ended before it could be killed");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    // splunkd keeps every whole event it read; a torn last one is dropped.
+    let text = String::from_utf8_lossy(&seen);
+    let whole = &text[..text.rfind("</event>").unwrap() + "</event>".len()];
+    let first_run = events(&Run { status: None, stdout: format!("{whole}</stream>"), stderr: String::new() });
+
+    let second = w.run();
+    assert_eq!(second.status, Some(0), "{second:?}");
+    let mut delivered = ids(&first_run);
+    delivered.extend(ids(&events(&second)));
+    let unique: std::collections::BTreeSet<_> = delivered.iter().cloned().collect();
+    assert_eq!(unique.into_iter().collect::<Vec<_>>(), all, "no interview lost");
+    let repeats = delivered.len() - all.len();
+    assert!(repeats <= 4, "{repeats} repeats for max_concurrency 4");
+}
