@@ -22,7 +22,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE jobs (
          interview_id TEXT NOT NULL,
          trigger TEXT NOT NULL,
-         state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'given_up')),
+         -- 'pending', 'done' or 'given_up'. No CHECK constraint: it would make SQLite open a
+         -- statement journal for every UPDATE, which costs more than the update itself.
+         state TEXT NOT NULL,
          attempts INTEGER NOT NULL DEFAULT 0,
          first_failure_at INTEGER,
          next_attempt_at INTEGER NOT NULL DEFAULT 0,
@@ -138,9 +140,14 @@ impl Checkpoint {
             source,
         };
         // WAL: a commit appends to the log without an fsync of the database, so committing after
-        // every written event stays cheap; NORMAL still survives a process kill.
+        // every written event stays cheap; NORMAL still survives a process kill. EXCLUSIVE
+        // locking: this process already holds the input's lock file, and SQLite then keeps its
+        // page cache and WAL index in memory across transactions.
         self.conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .execute_batch(
+                "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL;",
+            )
             .map_err(sql)?;
         let version: i64 = self
             .conn
@@ -230,6 +237,16 @@ impl Checkpoint {
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
+    /// Opens a transaction for the job updates that follow (see [`Checkpoint::commit`]).
+    pub fn begin(&self) -> Result<(), CheckpointError> {
+        self.conn.execute_batch("BEGIN").map_err(|e| self.sql(e))
+    }
+
+    /// Commits the job updates since [`Checkpoint::begin`].
+    pub fn commit(&self) -> Result<(), CheckpointError> {
+        self.conn.execute_batch("COMMIT").map_err(|e| self.sql(e))
+    }
+
     /// Records that the job's score event was written.
     pub fn mark_done(&self, trigger: &Trigger, now: i64) -> Result<(), CheckpointError> {
         self.set_state(trigger, "done", None, now)
@@ -278,12 +295,21 @@ impl Checkpoint {
         error: Option<&str>,
         now: i64,
     ) -> Result<(), CheckpointError> {
+        // Prepared once: this runs after every event written.
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE jobs SET state = ?3, last_error = coalesce(?4, last_error), updated_at = ?5
                  WHERE interview_id = ?1 AND trigger = ?2",
-                params![trigger.interview_id, trigger.status, state, error, now],
             )
+            .and_then(|mut s| {
+                s.execute(params![
+                    trigger.interview_id,
+                    trigger.status,
+                    state,
+                    error,
+                    now
+                ])
+            })
             .map(drop)
             .map_err(|e| self.sql(e))
     }

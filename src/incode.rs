@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 use url::Url;
 
@@ -152,11 +152,13 @@ struct Token {
 pub struct Incode {
     http: Client,
     base: Url,
+    /// `{base}omni/get/score`, parsed once.
+    score_url: Url,
     email: String,
     password: Secret,
     timeout: Duration,
     backoff: Backoff,
-    token: Mutex<Token>,
+    token: tokio::sync::Mutex<Token>,
     /// After a 429, no worker sends before this instant.
     paused_until: Mutex<Option<Instant>>,
     stop: Arc<AtomicBool>,
@@ -212,12 +214,13 @@ impl Incode {
         }
         Ok(Incode {
             http,
+            score_url: base.join("omni/get/score").expect("a relative path joins"),
             base,
             email: credentials.email,
             password: credentials.password,
             timeout: config.request_timeout,
             backoff,
-            token: Mutex::new(Token {
+            token: tokio::sync::Mutex::new(Token {
                 value: None,
                 generation: 0,
             }),
@@ -228,33 +231,31 @@ impl Incode {
     }
 
     /// Logs in (`POST /executive/log-in`) unless this pass already has a token.
-    pub fn login(&self) -> Result<(), IncodeError> {
-        self.token().map(drop)
+    pub async fn login(&self) -> Result<(), IncodeError> {
+        self.token().await.map(drop)
     }
 
     /// `GET /omni/get/score?id=<interviewId>`: the score response as Incode sent it.
-    pub fn score(&self, interview_id: &str) -> Result<Value, IncodeError> {
+    pub async fn score(&self, interview_id: &str) -> Result<Response, IncodeError> {
         let mut logged_in_again = false;
-        self.with_retries(SCORE, || {
-            let (token, generation) = self.token()?;
-            match self.get_score(interview_id, &token) {
+        self.with_retries(SCORE, async || {
+            let (token, generation) = self.token().await?;
+            match self.get_score(interview_id, &token).await {
                 Err(IncodeError::Status { status: 401, .. }) if !logged_in_again => {
                     // The executive token expired or was revoked: one fresh login, then again.
                     logged_in_again = true;
-                    self.forget_token(generation);
-                    let (token, _) = self.token()?;
-                    self.get_score(interview_id, &token)
+                    self.forget_token(generation).await;
+                    let (token, _) = self.token().await?;
+                    self.get_score(interview_id, &token).await
                 }
                 other => other,
             }
         })
+        .await
     }
 
-    fn get_score(&self, interview_id: &str, token: &Secret) -> Result<Value, IncodeError> {
-        let mut url = self
-            .base
-            .join("omni/get/score")
-            .expect("a relative path joins");
+    async fn get_score(&self, interview_id: &str, token: &Secret) -> Result<Response, IncodeError> {
+        let mut url = self.score_url.clone();
         url.query_pairs_mut().append_pair("id", interview_id);
         let mut hardware_id =
             HeaderValue::from_str(token.expose()).map_err(|_| IncodeError::Malformed {
@@ -268,35 +269,41 @@ impl Incode {
                 .get(url)
                 .header("X-Incode-Hardware-Id", hardware_id),
         )
+        .await
     }
 
-    fn token(&self) -> Result<(Secret, u64), IncodeError> {
-        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
+    async fn token(&self) -> Result<(Secret, u64), IncodeError> {
+        // Held while logging in, so concurrent requests wait for one login instead of each
+        // making their own.
+        let mut token = self.token.lock().await;
         if let Some(value) = &token.value {
             return Ok((value.clone(), token.generation));
         }
-        // Held while logging in, so concurrent workers wait for one login instead of each
-        // making their own.
-        let value = self.with_retries(LOGIN, || self.log_in_once())?;
+        let value = self
+            .with_retries(LOGIN, async || self.log_in_once().await)
+            .await?;
         token.value = Some(value.clone());
         Ok((value, token.generation))
     }
 
-    fn forget_token(&self, generation: u64) {
-        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
+    async fn forget_token(&self, generation: u64) {
+        let mut token = self.token.lock().await;
         if token.generation == generation {
             token.value = None;
             token.generation += 1;
         }
     }
 
-    fn log_in_once(&self) -> Result<Secret, IncodeError> {
+    async fn log_in_once(&self) -> Result<Secret, IncodeError> {
         let body = serde_json::json!({"email": self.email, "password": self.password.expose()});
         let url = self
             .base
             .join("executive/log-in")
             .expect("a relative path joins");
-        let response = match self.send(LOGIN, self.http.post(url).body(body.to_string())) {
+        let response = match self
+            .send(LOGIN, self.http.post(url).body(body.to_string()))
+            .await
+        {
             Err(IncodeError::Status { status: 403, .. }) => return Err(IncodeError::BadApiKey),
             Err(IncodeError::Status { status: 401, .. }) => {
                 return Err(IncodeError::BadCredentials);
@@ -304,6 +311,7 @@ impl Incode {
             other => other?,
         };
         response
+            .value
             .get("token")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
@@ -316,16 +324,16 @@ impl Incode {
 
     /// Runs `attempt` until it succeeds, fails for good, or the attempts run out; transient
     /// failures wait with backoff and jitter, or for `Retry-After`, which a 429 imposes on every
-    /// worker of the pass.
-    fn with_retries<T>(
+    /// request of the pass.
+    async fn with_retries<T>(
         &self,
         what: &'static str,
-        mut attempt: impl FnMut() -> Result<T, IncodeError>,
+        mut attempt: impl AsyncFnMut() -> Result<T, IncodeError>,
     ) -> Result<T, IncodeError> {
         let mut retry = 0;
         loop {
-            self.wait_for_pause()?;
-            let error = match attempt() {
+            self.wait_for_pause().await?;
+            let error = match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
@@ -350,16 +358,17 @@ impl Incode {
                 "event=incode_retry call=\"{what}\" wait_ms={} error=\"{error}\"",
                 wait.as_millis()
             );
-            self.sleep(wait)?;
+            self.sleep(wait).await?;
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             retry += 1;
         }
     }
 
-    fn wait_for_pause(&self) -> Result<(), IncodeError> {
+    async fn wait_for_pause(&self) -> Result<(), IncodeError> {
         let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(until) = until {
-            self.sleep(until.saturating_duration_since(Instant::now()))?;
+            self.sleep(until.saturating_duration_since(Instant::now()))
+                .await?;
         }
         if self.stop.load(Ordering::Relaxed) {
             return Err(IncodeError::Stopped);
@@ -368,7 +377,7 @@ impl Incode {
     }
 
     /// Sleeps, waking early when the input is told to stop.
-    fn sleep(&self, duration: Duration) -> Result<(), IncodeError> {
+    async fn sleep(&self, duration: Duration) -> Result<(), IncodeError> {
         let end = Instant::now() + duration;
         loop {
             if self.stop.load(Ordering::Relaxed) {
@@ -378,30 +387,37 @@ impl Incode {
             if left.is_zero() {
                 return Ok(());
             }
-            std::thread::sleep(left.min(Duration::from_millis(50)));
+            tokio::time::sleep(left.min(Duration::from_millis(50))).await;
         }
     }
 
-    fn send(&self, what: &'static str, request: RequestBuilder) -> Result<Value, IncodeError> {
-        let response = request.send().map_err(|e| self.transport(what, &e))?;
+    async fn send(
+        &self,
+        what: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Response, IncodeError> {
+        let mut response = request.send().await.map_err(|e| self.transport(what, &e))?;
         let status = response.status();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let body = http::read_body(response, MAX_BODY).map_err(|e| match e {
-            http::BodyError::Read(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                IncodeError::Timeout {
+        let mut body =
+            Vec::with_capacity(response.content_length().unwrap_or(0).min(MAX_BODY) as usize);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport(what, &e))?
+        {
+            if (body.len() + chunk.len()) as u64 > MAX_BODY {
+                return Err(IncodeError::Malformed {
                     what,
-                    timeout: self.timeout,
-                }
+                    detail: format!("the answer is larger than {MAX_BODY} bytes"),
+                });
             }
-            other => IncodeError::Unreachable {
-                url: self.base.to_string(),
-                detail: other.to_string(),
-            },
-        })?;
+            body.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             return Err(IncodeError::Status {
                 what,
@@ -410,10 +426,14 @@ impl Incode {
                 retry_after,
             });
         }
-        serde_json::from_slice(&body).map_err(|e| IncodeError::Malformed {
+        let malformed = |detail: String, body: &[u8]| IncodeError::Malformed {
             what,
-            detail: format!("{e}; the answer starts with: {}", http::excerpt(&body)),
-        })
+            detail: format!("{detail}; the answer starts with: {}", http::excerpt(body)),
+        };
+        let text = String::from_utf8(body).map_err(|e| malformed(e.to_string(), e.as_bytes()))?;
+        let value =
+            serde_json::from_str(&text).map_err(|e| malformed(e.to_string(), text.as_bytes()))?;
+        Ok(Response { text, value })
     }
 
     fn transport(&self, what: &'static str, e: &reqwest::Error) -> IncodeError {
@@ -431,6 +451,24 @@ impl Incode {
             }
         }
     }
+}
+
+/// The runtime the Incode calls of a process run on: one thread, which keeps every request in
+/// flight on one event loop (no worker threads to wake for each answer).
+pub fn runtime() -> Result<tokio::runtime::Runtime, IncodeError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| IncodeError::Setup(format!("cannot start the I/O runtime: {e}")))
+}
+
+/// A successful answer: its text as received and its parsed value.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The body, valid JSON.
+    pub text: String,
+    /// The body, parsed.
+    pub value: Value,
 }
 
 fn proxy_for(proxy: &Proxy, password: Option<&Secret>) -> Result<reqwest::Proxy, IncodeError> {

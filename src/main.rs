@@ -7,6 +7,13 @@ use ta_incode::error;
 use ta_incode::log;
 use ta_incode::modes::{self, Mode};
 
+// musl's allocator maps and unmaps memory for the many short-lived allocations of a pass (JSON
+// trees, HTTP buffers, SQLite statements), which cost more CPU in page faults than the work
+// itself; jemalloc keeps and reuses that memory. Measured with benches/run.sh: about 40% less CPU
+// per enrichment, for 1 MB more peak memory and 0.5 MB more binary.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     log::init();
     std::panic::set_hook(Box::new(|info| {

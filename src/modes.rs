@@ -194,7 +194,7 @@ fn live_check(config: &InputConfig, metadata: &Metadata) -> Result<(), Error> {
         ..Backoff::SCORE
     };
     let incode = Incode::new(config, credentials, once, Arc::new(AtomicBool::new(false)))?;
-    let problem = match incode.login() {
+    let problem = match crate::incode::runtime()?.block_on(incode.login()) {
         Ok(()) => return Ok(()),
         Err(IncodeError::BadApiKey) => FieldError {
             field: "api_key",

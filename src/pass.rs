@@ -4,17 +4,19 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use log::{debug, info, warn};
 use serde_json::{Map, Value};
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Job};
 use crate::config::{InputConfig, SCHEME};
 use crate::error::Error;
-use crate::incode::{Incode, IncodeError};
+use crate::incode::{self, Incode, IncodeError, Response};
 use crate::modinput::{Event, EventTime, EventWriter, Metadata};
 use crate::retry::{Backoff, next_pass_delay};
 use crate::score::{self, TRIGGERS, Trigger};
@@ -81,23 +83,29 @@ pub fn run(
         }
         other => other?,
     };
-    let splunkd = Splunkd::new(
-        &metadata.server_uri,
-        &metadata.session_key,
-        splunk_home().as_deref(),
-    )?;
-    let credentials = secrets::resolve(&splunkd, config)?;
-
     let now = epoch_seconds();
+    let (credentials, found) = {
+        // splunkd is needed for steps 1 and 2 only; dropping its client ends the thread it runs
+        // on, which leaves the enrichment a single-threaded process.
+        let splunkd = Splunkd::new(
+            &metadata.server_uri,
+            &metadata.session_key,
+            splunk_home().as_deref(),
+        )?;
+        let credentials = secrets::resolve(&splunkd, config)?;
+        (
+            credentials,
+            discover(&splunkd, &mut checkpoint, config, now)?,
+        )
+    };
     let mut summary = Summary {
-        found: discover(&splunkd, &mut checkpoint, config, now)?,
+        found,
         ..Summary::default()
     };
     let jobs = checkpoint.due_jobs(now, MAX_JOBS_PER_PASS)?;
     let mut outcome = Ok(());
     if !jobs.is_empty() && !stop.load(Ordering::Relaxed) {
         let incode = Incode::new(config, credentials, Backoff::SCORE, stop.clone())?;
-        incode.login()?;
         let mut pass = Enrichment {
             config,
             checkpoint: &checkpoint,
@@ -105,7 +113,10 @@ pub fn run(
             summary: &mut summary,
             stanza: format!("{SCHEME}://{}", config.name),
         };
-        outcome = pass.run(&incode, &jobs, stop);
+        outcome = incode::runtime()?.block_on(async {
+            incode.login().await?;
+            pass.run(&incode, &jobs, stop).await
+        });
         summary.retried = incode.stats.retries.load(Ordering::Relaxed);
         summary.throttled = incode.stats.throttled.load(Ordering::Relaxed);
     }
@@ -219,72 +230,77 @@ struct Enrichment<'a, W: Write> {
 }
 
 impl<W: Write> Enrichment<'_, W> {
-    /// At most `max_concurrency` requests in flight on worker threads; this thread writes the
-    /// results in job order (so the output does not depend on timing), each event flushed before
-    /// its job is committed. On a stop request or a fatal error no new request starts, and what
-    /// is in flight is still written.
-    fn run(&mut self, incode: &Incode, jobs: &[Job], stop: &Arc<AtomicBool>) -> Result<(), Error> {
-        let workers = self.config.max_concurrency.min(jobs.len());
-        // How far sending may run ahead of writing: enough to keep every worker busy while one
+    /// At most `max_concurrency` requests in flight, all on this thread's event loop; results
+    /// are written in job order (so the output does not depend on timing), each event flushed
+    /// before its job is committed. On a stop request or a fatal error no new request starts,
+    /// and what is in flight is still written.
+    async fn run(
+        &mut self,
+        incode: &Incode,
+        jobs: &[Job],
+        stop: &Arc<AtomicBool>,
+    ) -> Result<(), Error> {
+        let concurrency = self.config.max_concurrency;
+        // How far sending may run ahead of writing: enough to keep every slot busy while one
         // request is slow, bounded so the results held back stay few.
-        let window = workers * 4;
-        let (job_tx, job_rx) = mpsc::channel::<(usize, &Job)>();
-        let job_rx = Mutex::new(job_rx);
-        let (result_tx, result_rx) = mpsc::channel::<(usize, Result<Value, IncodeError>)>();
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                let (job_rx, result_tx) = (&job_rx, result_tx.clone());
-                scope.spawn(move || {
-                    loop {
-                        let next = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        let Ok((seq, job)) = next else { break };
-                        let outcome = incode.score(&job.trigger.interview_id);
-                        if result_tx.send((seq, outcome)).is_err() {
-                            break;
-                        }
-                    }
-                });
+        let window = concurrency * 4;
+        let mut in_flight = FuturesUnordered::new();
+        let (mut sent, mut written) = (0, 0);
+        let mut ready = BTreeMap::new();
+        let mut outcome = Ok(());
+        // Job states are committed in batches of at most `concurrency` written events: a kill
+        // then repeats no more events than were in flight, and the pass does not pay for one
+        // SQLite transaction per event.
+        let mut uncommitted = 0;
+        self.checkpoint.begin()?;
+        loop {
+            let stopping = outcome.is_err() || stop.load(Ordering::Relaxed);
+            while !stopping
+                && sent < jobs.len()
+                && in_flight.len() < concurrency
+                && sent < written + window
+            {
+                let (seq, job) = (sent, &jobs[sent]);
+                in_flight.push(async move { (seq, incode.score(&job.trigger.interview_id).await) });
+                sent += 1;
             }
-            drop(result_tx);
-            let (mut sent, mut written) = (0, 0);
-            let mut ready = BTreeMap::new();
-            let mut outcome = Ok(());
-            loop {
-                let stopping = outcome.is_err() || stop.load(Ordering::Relaxed);
-                while !stopping && sent < jobs.len() && sent < written + window {
-                    job_tx
-                        .send((sent, &jobs[sent]))
-                        .expect("the workers are running");
-                    sent += 1;
-                }
-                if written == sent {
-                    break;
-                }
-                let (seq, result) = result_rx.recv().expect("every job sent gets a result");
-                ready.insert(seq, result);
-                while let Some(result) = ready.remove(&written) {
-                    if outcome.is_ok() {
-                        outcome = self.record(&jobs[written], result);
-                        if outcome.is_err() {
-                            // Wake the workers out of any backoff: nothing more will be written.
-                            stop.store(true, Ordering::Relaxed);
-                        }
+            let Some((seq, result)) = in_flight.next().await else {
+                break;
+            };
+            ready.insert(seq, result);
+            while let Some(result) = ready.remove(&written) {
+                if outcome.is_ok() {
+                    outcome = self.record(&jobs[written], result);
+                    uncommitted += 1;
+                    if outcome.is_ok() && uncommitted == concurrency {
+                        outcome = self
+                            .checkpoint
+                            .commit()
+                            .and_then(|()| self.checkpoint.begin())
+                            .map_err(Error::from);
+                        uncommitted = 0;
                     }
-                    written += 1;
+                    if outcome.is_err() {
+                        // Cut any backoff short: nothing more will be written.
+                        stop.store(true, Ordering::Relaxed);
+                    }
                 }
+                written += 1;
             }
-            drop(job_tx);
-            outcome
-        })
+        }
+        // What was written is committed even when the pass stops on an error.
+        let committed = self.checkpoint.commit();
+        outcome.and(committed.map_err(Error::from))
     }
 
     /// Writes what one job's result calls for and records it in the checkpoint.
-    fn record(&mut self, job: &Job, result: Result<Value, IncodeError>) -> Result<(), Error> {
+    fn record(&mut self, job: &Job, result: Result<Response, IncodeError>) -> Result<(), Error> {
         let trigger = &job.trigger;
         let now = epoch_seconds();
         match result {
             Ok(score) => {
-                self.write(trigger, &score::score_event(trigger, &score, &timestamp()))?;
+                let data = score::score_event(trigger, &score.text, &score.value, &timestamp());
+                self.write(trigger, &data)?;
                 self.checkpoint.mark_done(trigger, now)?;
                 self.summary.enriched += 1;
             }

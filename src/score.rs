@@ -3,7 +3,7 @@
 //! score last, because Splunk's automatic JSON extraction reads only the first few thousand
 //! bytes of an event.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The triggering webhook event an enrichment belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,65 +29,138 @@ pub const TRIGGERS: [&str; 3] = [
     "MANUAL_REVIEW_REJECTED",
 ];
 
-/// The modules summarised in flat fields: (response key, field prefix).
-const MODULES: [(&str, &str); 4] = [
-    ("idValidation", "id_validation"),
-    ("liveness", "liveness"),
-    ("faceRecognition", "face_recognition"),
-    ("governmentValidation", "government_validation"),
+/// The modules summarised in flat fields: (response key, status field, score field).
+const MODULES: [(&str, &str, &str); 4] = [
+    (
+        "idValidation",
+        "id_validation_status",
+        "id_validation_score",
+    ),
+    ("liveness", "liveness_status", "liveness_score"),
+    (
+        "faceRecognition",
+        "face_recognition_status",
+        "face_recognition_score",
+    ),
+    (
+        "governmentValidation",
+        "government_validation_status",
+        "government_validation_score",
+    ),
 ];
 
-/// The event for a fetched score.
-pub fn score_event(trigger: &Trigger, score: &Value, enriched_at: &str) -> String {
-    let mut event = head(trigger, "ok");
+/// The event for a fetched score. `raw` is the response as received (valid JSON), `score` the
+/// same parsed.
+pub fn score_event(trigger: &Trigger, raw: &str, score: &Value, enriched_at: &str) -> String {
+    let mut event = head(trigger, "ok", raw.len());
     let (status, value) = overall(score.get("overall"));
-    event.insert("overall_status".into(), status);
-    event.insert("overall_score".into(), value);
-    for (key, prefix) in MODULES {
+    event.field("overall_status", &status);
+    event.field("overall_score", &value);
+    for (key, status_field, score_field) in MODULES {
         if let Some(module) = score.get(key).filter(|m| m.is_object()) {
             let (status, value) = overall(module.get("overall"));
-            event.insert(format!("{prefix}_status"), status);
-            event.insert(format!("{prefix}_score"), value);
+            event.field(status_field, &status);
+            event.field(score_field, &value);
         }
     }
-    event.insert(
-        "failed_checks".into(),
-        failed_checks(score)
-            .into_iter()
-            .map(Value::String)
-            .collect(),
-    );
+    event.field("failed_checks", &failed_checks(score));
     if let Some(reason) = score.get("reasonMsg").filter(|r| !r.is_null()) {
-        event.insert("reasonMsg".into(), reason.clone());
+        event.field("reasonMsg", reason);
     }
-    event.insert("enriched_at".into(), enriched_at.into());
-    event.insert("score".into(), score.clone());
-    Value::Object(event).to_string()
+    event.field("enriched_at", enriched_at);
+    event.raw("score", &compact(raw));
+    event.finish()
 }
 
 /// The event that says an interview was given up.
 pub fn error_event(trigger: &Trigger, error: &str, enriched_at: &str) -> String {
-    let mut event = head(trigger, "error");
-    event.insert("error".into(), error.into());
-    event.insert("enriched_at".into(), enriched_at.into());
-    Value::Object(event).to_string()
+    let mut event = head(trigger, "error", 0);
+    event.field("error", error);
+    event.field("enriched_at", enriched_at);
+    event.finish()
 }
 
-fn head(trigger: &Trigger, status: &str) -> Map<String, Value> {
-    let mut event = Map::new();
-    event.insert("interviewId".into(), trigger.interview_id.clone().into());
+fn head(trigger: &Trigger, status: &str, extra: usize) -> Object {
+    let mut event = Object::with_capacity(512 + extra);
+    event.field("interviewId", &trigger.interview_id);
     for (key, value) in [
         ("clientId", &trigger.client_id),
         ("flowId", &trigger.flow_id),
         ("externalCustomerId", &trigger.external_customer_id),
     ] {
         if let Some(v) = value {
-            event.insert(key.into(), v.clone().into());
+            event.field(key, v);
         }
     }
-    event.insert("trigger".into(), trigger.status.clone().into());
-    event.insert("enrichment_status".into(), status.into());
+    event.field("trigger", &trigger.status);
+    event.field("enrichment_status", status);
     event
+}
+
+/// A JSON object written field by field, in the order given (serde_json's map would sort the
+/// keys or need a hashed map).
+struct Object(String);
+
+impl Object {
+    fn with_capacity(capacity: usize) -> Object {
+        let mut text = String::with_capacity(capacity);
+        text.push('{');
+        Object(text)
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        self.0
+            .push_str(&serde_json::to_string(key).expect("a string serialises"));
+        self.0.push(':');
+    }
+
+    fn field<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        self.key(key);
+        self.0
+            .push_str(&serde_json::to_string(value).expect("a JSON value serialises"));
+    }
+
+    /// A value that is already JSON text.
+    fn raw(&mut self, key: &str, json: &str) {
+        self.key(key);
+        self.0.push_str(json);
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+/// JSON text without the line breaks (and other whitespace) a pretty-printed answer has between
+/// tokens, so the event stays on one line; strings and the order of keys are untouched.
+fn compact(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.contains(['\n', '\r']) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped, mut start) = (false, false, 0);
+    // Every byte that matters here is ASCII, so slicing at them keeps UTF-8 whole.
+    for (i, b) in json.bytes().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b.is_ascii_whitespace() {
+            out.push_str(&json[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push_str(&json[start..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// `(status, score)` of an `overall` block: an empty or missing status is `null` (Incode sends
@@ -116,36 +189,48 @@ fn number(value: &Value) -> Option<f64> {
 }
 
 /// Dotted paths of every check whose `status` is `FAIL`: `module.list.key` for list entries,
-/// `module.name` for named checks; `overall` blocks are summarised elsewhere and skipped.
+/// `module.name` for named checks; `overall` blocks are summarised elsewhere and skipped. Objects
+/// are walked in key order (lists in their own order), so the result does not depend on how
+/// Incode ordered its keys.
 pub fn failed_checks(score: &Value) -> Vec<String> {
     let mut failed = Vec::new();
     if let Value::Object(modules) = score {
+        let mut path = String::with_capacity(128);
         for (name, module) in modules.iter().filter(|(name, _)| *name != "overall") {
-            walk(module, name, &mut failed);
+            path.clear();
+            path.push_str(name);
+            walk(module, &mut path, 0, &mut failed);
         }
     }
     failed
 }
 
-fn walk(value: &Value, path: &str, failed: &mut Vec<String>) {
+/// `path` is the dotted path of `value`; `depth` how many names follow the module's.
+fn walk(value: &Value, path: &mut String, depth: usize, failed: &mut Vec<String>) {
+    if depth > 0 && value.get("status").and_then(Value::as_str) == Some("FAIL") {
+        failed.push(path.clone());
+    }
+    let mut child = |path: &mut String, name: &str, value: &Value| {
+        let len = path.len();
+        path.push('.');
+        path.push_str(name);
+        walk(value, path, depth + 1, failed);
+        path.truncate(len);
+    };
     match value {
         Value::Object(fields) => {
-            if path.contains('.') && fields.get("status").and_then(Value::as_str) == Some("FAIL") {
-                failed.push(path.to_owned());
-            }
-            for (name, child) in fields.iter().filter(|(name, _)| *name != "overall") {
-                if child.is_object() || child.is_array() {
-                    walk(child, &format!("{path}.{name}"), failed);
+            for (name, value) in fields.iter().filter(|(name, _)| *name != "overall") {
+                if value.is_object() || value.is_array() {
+                    child(path, name, value);
                 }
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                let key = item
-                    .get("key")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| i.to_string(), str::to_owned);
-                walk(item, &format!("{path}.{key}"), failed);
+                match item.get("key").and_then(Value::as_str) {
+                    Some(key) => child(path, key, item),
+                    None => child(path, &i.to_string(), item),
+                }
             }
         }
         _ => {}
@@ -156,12 +241,46 @@ fn walk(value: &Value, path: &str, failed: &mut Vec<String>) {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Value {
+    fn fixture_text(name: &str) -> String {
         let path = format!(
             "{}/tests/fixtures/incode/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn fixture(name: &str) -> Value {
+        serde_json::from_str(&fixture_text(name)).unwrap()
+    }
+
+    /// The top-level keys of a JSON object, in the order written.
+    fn keys(json: &str) -> Vec<String> {
+        struct Keys(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+                struct Visitor;
+                impl<'de> serde::de::Visitor<'de> for Visitor {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some((k, _)) =
+                            map.next_entry::<String, serde::de::IgnoredAny>()?
+                        {
+                            keys.push(k);
+                        }
+                        Ok(Keys(keys))
+                    }
+                }
+                d.deserialize_map(Visitor)
+            }
+        }
+        serde_json::from_str::<Keys>(json).unwrap().0
     }
 
     fn trigger() -> Trigger {
@@ -176,24 +295,33 @@ mod tests {
     }
 
     fn event(score: &Value) -> Value {
-        serde_json::from_str(&score_event(&trigger(), score, "2026-11-26T10:00:00.000Z")).unwrap()
+        let raw = score.to_string();
+        serde_json::from_str(&score_event(
+            &trigger(),
+            &raw,
+            score,
+            "2026-11-26T10:00:00.000Z",
+        ))
+        .unwrap()
     }
 
     #[test]
     fn failed_checks_of_the_samples() {
+        // Sorted by module and name: the same score gives the same list, whatever the order
+        // of Incode's keys.
         assert_eq!(
             failed_checks(&fixture("score_response_footprint_test_literal.json")),
             [
-                "idValidation.idSpecific.expirationDateValidity",
                 "idValidation.customFields.firstNameMatch",
-                "idValidation.customFields.lastNameMatch"
+                "idValidation.customFields.lastNameMatch",
+                "idValidation.idSpecific.expirationDateValidity"
             ]
         );
         assert_eq!(
             failed_checks(&fixture("score_response_onboarding_via_sonio.json")),
             [
-                "idValidation.idSpecific.mrzLineFormatCheck",
-                "faceRecognition.nameMatch"
+                "faceRecognition.nameMatch",
+                "idValidation.idSpecific.mrzLineFormatCheck"
             ]
         );
         assert!(failed_checks(&fixture("score_response_face_authentication.json")).is_empty());
@@ -201,11 +329,11 @@ mod tests {
 
     #[test]
     fn fields_come_in_the_contracts_order_with_the_raw_score_last() {
+        let raw = fixture_text("score_response_onboarding_via_sonio.json");
         let score = fixture("score_response_onboarding_via_sonio.json");
-        let e = event(&score);
-        let keys: Vec<_> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        let text = score_event(&trigger(), &raw, &score, "2026-11-26T10:00:00.000Z");
         assert_eq!(
-            keys,
+            keys(&text),
             [
                 "interviewId",
                 "clientId",
@@ -226,7 +354,13 @@ mod tests {
                 "score"
             ]
         );
+        let e: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(e["score"], score, "the raw score is kept as received");
+        // Its keys keep Incode's order; only the pretty-printing whitespace is gone.
+        let embedded = &text[text.find("\"score\":").unwrap() + 8..text.len() - 1];
+        assert_eq!(keys(embedded), keys(&raw));
+        assert!(!embedded.contains('\n'));
+        assert!(embedded.contains("\"reasonMsg\":\"This session passed because it passed all of Incode's tests: ID Verification, Face Recognition, Liveness Detection\""));
     }
 
     #[test]
@@ -288,15 +422,14 @@ mod tests {
 
     #[test]
     fn error_events_say_why_and_carry_no_score() {
-        let e: Value = serde_json::from_str(&error_event(
+        let text = error_event(
             &trigger(),
             "HTTP 404 for 6 attempts over 1h",
             "2026-11-26T10:00:00.000Z",
-        ))
-        .unwrap();
-        let keys: Vec<_> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        );
+        let e: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
-            keys,
+            keys(&text),
             [
                 "interviewId",
                 "clientId",
@@ -312,13 +445,19 @@ mod tests {
 
     #[test]
     fn events_are_one_compact_line() {
-        let text = score_event(
-            &trigger(),
-            &fixture("score_response_onboarding_via_sonio.json"),
-            "t",
-        );
-        assert!(!text.contains('\n'));
-        let compact = serde_json::from_str::<Value>(&text).unwrap().to_string();
-        assert_eq!(text, compact);
+        let raw = fixture_text("score_response_onboarding_via_sonio.json");
+        let text = score_event(&trigger(), &raw, &serde_json::from_str(&raw).unwrap(), "t");
+        assert!(!text.contains('\n') && !text.contains("  "));
+        serde_json::from_str::<Value>(&text).unwrap();
+    }
+
+    #[test]
+    fn compacting_keeps_strings_whole() {
+        let pretty = "{\n  \"a\" : \"x  y\\\" \\n z\",\r\n  \"b\": [ 1, 2 ]\n}";
+        assert_eq!(compact(pretty), "{\"a\":\"x  y\\\" \\n z\",\"b\":[1,2]}");
+        assert!(matches!(
+            compact("{\"a\": 1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -16,6 +16,6 @@ pub use stream::{Event, EventTime, EventWriter};
 pub fn validation_error(message: &str) -> String {
     format!(
         "<error><message>{}</message></error>",
-        stream::escape(message)
+        stream::escape(message, false)
     )
 }

@@ -1,6 +1,5 @@
 //! The XML event stream a run writes on stdout (`streaming_mode` xml).
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// An event time: epoch milliseconds, written as seconds with three decimals.
@@ -41,6 +40,8 @@ pub struct Event<'a> {
 /// return or an unwinding panic), so splunkd never sees a half document.
 pub struct EventWriter<W: Write> {
     out: W,
+    /// The event being written, kept between events so its memory is reused.
+    buf: String,
     opened: bool,
     closed: bool,
 }
@@ -50,6 +51,7 @@ impl<W: Write> EventWriter<W> {
     pub fn new(out: W) -> Self {
         EventWriter {
             out,
+            buf: String::new(),
             opened: false,
             closed: false,
         }
@@ -58,12 +60,14 @@ impl<W: Write> EventWriter<W> {
     /// Writes one event and flushes it; opens the stream first if needed.
     pub fn write_event(&mut self, event: &Event<'_>) -> io::Result<()> {
         self.open()?;
-        let mut buf = String::with_capacity(event.data.len() + 256);
+        let buf = &mut self.buf;
+        buf.clear();
         buf.push_str("<event stanza=\"");
-        buf.push_str(&escape(event.stanza));
+        push_escaped(buf, event.stanza, true);
         buf.push_str("\" unbroken=\"1\">");
         if let Some(time) = event.time {
-            buf.push_str(&format!("<time>{time}</time>"));
+            use std::fmt::Write as _;
+            let _ = write!(buf, "<time>{time}</time>");
         }
         for (tag, value) in [
             ("source", event.source),
@@ -73,7 +77,13 @@ impl<W: Write> EventWriter<W> {
             ("data", Some(event.data)),
         ] {
             if let Some(value) = value {
-                buf.push_str(&format!("<{tag}>{}</{tag}>", escape(value)));
+                buf.push('<');
+                buf.push_str(tag);
+                buf.push('>');
+                push_escaped(buf, value, false);
+                buf.push_str("</");
+                buf.push_str(tag);
+                buf.push('>');
             }
         }
         buf.push_str("<done/></event>");
@@ -113,31 +123,43 @@ impl<W: Write> Drop for EventWriter<W> {
     }
 }
 
-/// Escapes text for element content and double-quoted attribute values.
-///
-/// Beyond markup, a carriage return becomes a character reference (XML parsers turn a literal
-/// `\r\n` into `\n`, so event data would not arrive unchanged), and the characters XML 1.0
-/// cannot carry at all (most C0 controls, U+FFFE, U+FFFF) are dropped: one of them would make
-/// splunkd reject the whole stream.
-pub fn escape(text: &str) -> Cow<'_, str> {
-    let plain = |c: char| c >= ' ' && !matches!(c, '<' | '>' | '&' | '"' | '\u{FFFE}' | '\u{FFFF}');
-    if text.chars().all(|c| plain(c) || c == '\t' || c == '\n') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(c),
-            c if plain(c) => out.push(c),
-            _ => {}
+/// `text` escaped for element content (`attribute` false) or a double-quoted attribute value.
+pub fn escape(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_escaped(&mut out, text, attribute);
+    out
+}
+
+/// Appends `text` to `out`, escaped: `<`, `>`, `&` (and `"` in an attribute) as entities; a
+/// carriage return as a character reference, because XML parsers turn a literal `\r\n` into
+/// `\n` and event data would not arrive unchanged; and without the characters XML 1.0 cannot
+/// carry at all (C0 controls other than tab and line feed, U+FFFE, U+FFFF), one of which would
+/// make splunkd reject the whole stream. Event data is JSON, whose quotes need no escaping in
+/// element content, so most events are copied as they are.
+pub fn push_escaped(out: &mut String, text: &str, attribute: bool) {
+    let bytes = text.as_bytes();
+    let mut copied = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let (replacement, skip) = match b {
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'&' => ("&amp;", 1),
+            b'"' if attribute => ("&quot;", 1),
+            b'\r' => ("&#13;", 1),
+            b'\t' | b'\n' => continue,
+            0..=0x1F => ("", 1),
+            // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
+            0xEF if matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => ("", 3),
+            _ => continue,
+        };
+        if i < copied {
+            continue; // inside a sequence already dropped
         }
+        out.push_str(&text[copied..i]);
+        out.push_str(replacement);
+        copied = i + skip;
     }
-    Cow::Owned(out)
+    out.push_str(&text[copied..]);
 }
 
 #[cfg(test)]
@@ -212,12 +234,16 @@ mod tests {
 
     #[test]
     fn markup_is_escaped_and_forbidden_characters_dropped() {
-        assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c'");
+        assert_eq!(escape("a<b>&\"c'", true), "a&lt;b&gt;&amp;&quot;c'");
+        assert_eq!(escape("{\"a\":\"<b>\"}", false), "{\"a\":\"&lt;b&gt;\"}");
         assert_eq!(
-            escape("x\u{1}y\u{0}z\u{FFFF}\u{FFFE}\t\n\r"),
+            escape("x\u{1}y\u{0}z\u{FFFF}\u{FFFE}\t\n\r", false),
             "xyz\t\n&#13;"
         );
-        assert_eq!(escape("é 😀 \u{FFFD}"), "é 😀 \u{FFFD}");
-        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("é 😀 \u{FFFD} \u{EFBF}", false),
+            "é 😀 \u{FFFD} \u{EFBF}"
+        );
+        assert_eq!(escape("\u{FFFF}", true), "");
     }
 }

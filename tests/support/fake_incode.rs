@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tiny_http::{Header, Method, Response, Server};
+
+use super::http_server::{self, Request, Response};
 
 /// A scripted answer.
 #[derive(Clone, Debug)]
@@ -81,6 +82,7 @@ pub struct State {
 /// A running fake Incode.
 pub struct FakeIncode {
     pub url: String,
+    _server: http_server::Server,
     pub state: Arc<Mutex<State>>,
     /// Score requests being answered right now, and the most seen at once.
     pub in_flight: Arc<AtomicUsize>,
@@ -93,42 +95,39 @@ pub const TOKEN_PREFIX: &str = "eyJhbGciOiJIUzI1NiJ9.TOKEN-";
 
 impl FakeIncode {
     pub fn start(api_key: &str, email: &str, password: &str, default_score: &str) -> FakeIncode {
-        let server = Arc::new(Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let fake = FakeIncode {
-            url: format!("http://127.0.0.1:{port}"),
-            state: Arc::new(Mutex::new(State {
-                api_key: api_key.into(),
-                email: email.into(),
-                password: password.into(),
-                tokens: vec![],
-                logins: 0,
-                default_score: default_score.into(),
-                scripts: BTreeMap::new(),
-                login_script: VecDeque::new(),
-                score_requests: vec![],
-                seen: vec![],
-                expire_tokens_after: None,
-            })),
-            in_flight: Arc::new(AtomicUsize::new(0)),
-            max_in_flight: Arc::new(AtomicUsize::new(0)),
-            latency: Arc::new(Mutex::new(Duration::ZERO)),
-        };
-        for _ in 0..70 {
-            let server = server.clone();
+        let state = Arc::new(Mutex::new(State {
+            api_key: api_key.into(),
+            email: email.into(),
+            password: password.into(),
+            tokens: vec![],
+            logins: 0,
+            default_score: default_score.into(),
+            scripts: BTreeMap::new(),
+            login_script: VecDeque::new(),
+            score_requests: vec![],
+            seen: vec![],
+            expire_tokens_after: None,
+        }));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let latency = Arc::new(Mutex::new(Duration::ZERO));
+        let server = http_server::start({
             let (state, in_flight, max_in_flight, latency) = (
-                fake.state.clone(),
-                fake.in_flight.clone(),
-                fake.max_in_flight.clone(),
-                fake.latency.clone(),
+                state.clone(),
+                in_flight.clone(),
+                max_in_flight.clone(),
+                latency.clone(),
             );
-            std::thread::spawn(move || {
-                while let Ok(request) = server.recv() {
-                    handle(request, &state, &in_flight, &max_in_flight, &latency);
-                }
-            });
+            Arc::new(move |request| handle(request, &state, &in_flight, &max_in_flight, &latency))
+        });
+        FakeIncode {
+            url: format!("http://127.0.0.1:{}", server.port),
+            _server: server,
+            state,
+            in_flight,
+            max_in_flight,
+            latency,
         }
-        fake
     }
 
     /// Scripts answers for one interview.
@@ -149,77 +148,63 @@ impl FakeIncode {
     }
 }
 
-fn respond(request: tiny_http::Request, answer: Answer) {
-    let mut response = Response::from_string(answer.body)
-        .with_status_code(answer.status)
-        .with_header(Header::from_bytes("Content-Type", "application/json").unwrap());
-    for (k, v) in answer.headers {
-        response = response.with_header(Header::from_bytes(k, v).unwrap());
+fn respond(answer: Answer) -> Response {
+    let mut headers = vec![("Content-Type", "application/json".to_owned())];
+    headers.extend(answer.headers);
+    Response {
+        status: answer.status,
+        headers,
+        body: answer.body,
     }
-    let _ = request.respond(response);
 }
 
 fn handle(
-    mut request: tiny_http::Request,
+    request: Request,
     state: &Mutex<State>,
     in_flight: &AtomicUsize,
     max_in_flight: &AtomicUsize,
     latency: &Mutex<Duration>,
-) {
-    let mut body = String::new();
-    request.as_reader().read_to_string(&mut body).unwrap();
-    let headers: BTreeMap<String, String> = request
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_ascii_lowercase(),
-                h.value.to_string(),
-            )
-        })
-        .collect();
-    let url = request.url().to_owned();
+) -> Response {
+    let Request {
+        method,
+        url,
+        headers,
+        body,
+    } = request;
     let mut s = state.lock().unwrap();
     s.seen.push(Seen {
-        method: request.method().to_string(),
+        method: method.clone(),
         url: url.clone(),
         headers: headers.clone(),
         body: body.clone(),
     });
     let header = |k: &str| headers.get(k).cloned().unwrap_or_default();
     if header("api-version") != "1.0" {
-        drop(s);
-        return respond(request, Answer::error(400, "Missing api-version header"));
+        return respond(Answer::error(400, "Missing api-version header"));
     }
-    match (request.method(), url.split('?').next().unwrap()) {
-        (Method::Post, "/executive/log-in") => {
+    match (method.as_str(), url.split('?').next().unwrap()) {
+        ("POST", "/executive/log-in") => {
             if let Some(answer) = s.login_script.pop_front() {
-                drop(s);
-                return respond(request, answer);
+                return respond(answer);
             }
             if header("x-api-key") != s.api_key {
-                drop(s);
-                return respond(request, Answer::error(403, "Forbidden"));
+                return respond(Answer::error(403, "Forbidden"));
             }
             let creds: Value = serde_json::from_str(&body).unwrap_or_default();
             if creds["email"] != s.email.as_str() || creds["password"] != s.password.as_str() {
-                drop(s);
-                return respond(request, Answer::error(401, "Unauthorized"));
+                return respond(Answer::error(401, "Unauthorized"));
             }
             s.logins += 1;
             let token = format!("{TOKEN_PREFIX}{}", s.logins);
             s.tokens.push(token.clone());
-            drop(s);
-            respond(request, Answer::ok(&json!({ "token": token }).to_string()))
+            respond(Answer::ok(&json!({ "token": token }).to_string()))
         }
-        (Method::Get, "/omni/get/score") => {
+        ("GET", "/omni/get/score") => {
             if header("x-api-key") != s.api_key {
-                drop(s);
-                return respond(request, Answer::error(403, "Forbidden"));
+                return respond(Answer::error(403, "Forbidden"));
             }
             if !s.tokens.contains(&header("x-incode-hardware-id")) {
-                drop(s);
-                return respond(request, Answer::error(401, "Unauthorized"));
+                return respond(Answer::error(401, "Unauthorized"));
             }
             let id =
                 url::form_urlencoded::parse(url.split_once('?').map_or("", |(_, q)| q).as_bytes())
@@ -238,13 +223,11 @@ fn handle(
             drop(s);
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             max_in_flight.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(*latency.lock().unwrap());
+            let latency = *latency.lock().unwrap(); // not held while sleeping
+            std::thread::sleep(latency);
             in_flight.fetch_sub(1, Ordering::SeqCst);
-            respond(request, answer)
+            respond(answer)
         }
-        _ => {
-            drop(s);
-            respond(request, Answer::error(404, "Not Found"))
-        }
+        _ => respond(Answer::error(404, "Not Found")),
     }
 }

@@ -83,12 +83,14 @@ pub struct FakeSplunkd {
 impl FakeSplunkd {
     /// Serves HTTPS with the given server certificate.
     pub fn start(pki: &Pki, session_key: &str) -> FakeSplunkd {
-        let server = Server::https(
-            "127.0.0.1:0",
-            SslConfig {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        no_delay(&listener);
+        let server = Server::from_listener(
+            listener,
+            Some(SslConfig {
                 certificate: pki.cert_pem.clone().into_bytes(),
                 private_key: pki.key_pem.clone().into_bytes(),
-            },
+            }),
         )
         .unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
@@ -137,6 +139,25 @@ impl FakeSplunkd {
 }
 
 const BASE: &str = "/servicesNS/nobody/TA-incode/";
+
+/// TCP_NODELAY on the listening socket, which the accepted ones inherit: tiny_http writes a
+/// response in several small writes, and with Nagle's algorithm each waits for the client's
+/// delayed acknowledgement (40 ms), which would be charged to the binary under test.
+fn no_delay(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt TCP_NODELAY");
+}
 
 fn json_response(status: u16, body: Value) -> Response<std::io::Cursor<Vec<u8>>> {
     Response::from_string(body.to_string())

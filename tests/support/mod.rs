@@ -5,6 +5,7 @@
 pub mod conf;
 pub mod fake_incode;
 pub mod fake_splunkd;
+pub mod http_server;
 pub mod tls;
 pub mod world;
 

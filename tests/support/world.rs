@@ -27,6 +27,8 @@ pub struct ScoreEvent {
     pub index: Option<String>,
     pub stanza: String,
     pub data: Value,
+    /// `<data>` as written.
+    pub text: String,
 }
 
 /// A test world: a fake splunkd, a fake Incode, a SPLUNK_HOME and a checkpoint folder.
@@ -162,6 +164,7 @@ pub fn events(run: &Run) -> Vec<ScoreEvent> {
                 index: text("index"),
                 stanza: e.attribute("stanza").unwrap().to_owned(),
                 data: serde_json::from_str(&text("data").unwrap()).unwrap(),
+                text: text("data").unwrap(),
             }
         })
         .collect()

@@ -1,0 +1,104 @@
+//! A plain HTTP/1.1 server on hyper for the fakes: requests are handed whole to a blocking
+//! handler (which may sleep to simulate latency) on tokio's blocking pool, so many requests are
+//! served at once, as a real API serves them.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+/// A request, whole.
+pub struct Request {
+    pub method: String,
+    /// Path and query.
+    pub url: String,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// A response, whole.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
+
+/// A running server; it stops when dropped.
+pub struct Server {
+    pub port: u16,
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub fn start(handler: Handler) -> Server {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(256)
+        .enable_io()
+        .build()
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let handler = handler.clone();
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let request = Request {
+                            method: parts.method.to_string(),
+                            url: parts.uri.to_string(),
+                            headers: parts
+                                .headers
+                                .iter()
+                                .map(|(k, v)| {
+                                    (
+                                        k.as_str().to_owned(),
+                                        v.to_str().unwrap_or_default().to_owned(),
+                                    )
+                                })
+                                .collect(),
+                            body: String::from_utf8_lossy(&body).into_owned(),
+                        };
+                        let answer = tokio::task::spawn_blocking(move || handler(request))
+                            .await
+                            .unwrap();
+                        let mut response = hyper::Response::builder().status(answer.status);
+                        for (k, v) in answer.headers {
+                            response = response.header(k, v);
+                        }
+                        Ok::<_, Infallible>(
+                            response.body(Full::new(Bytes::from(answer.body))).unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Server {
+        port,
+        _runtime: runtime,
+    }
+}
