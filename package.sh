@@ -26,8 +26,8 @@ ta_say "assembling $stage"
 rm -rf "$stage" "$tarball"
 mkdir -p "$stage/linux_x86_64/bin"
 # The repo keeps the app's conf files in default/ and the rest of the app in splunk_app/; the
-# README (admin documentation) and LICENSE sit at the repo's root. Dot-files never ship.
-tar -c --exclude=".*" default bin -C splunk_app $(cd splunk_app && echo *) | tar -x -C "$stage"
+# README, docs/ (admin documentation) and LICENSE sit at the repo's root. Dot-files never ship.
+tar -c --exclude=".*" default bin docs -C splunk_app $(cd splunk_app && echo *) | tar -x -C "$stage"
 cp README.md LICENSE CHANGELOG.md "$stage/"
 cp "$binary" "$stage/linux_x86_64/bin/incode"
 sed -i -e "s/@VERSION@/$version/g" -e "s/@BUILD@/$build/g" "$stage/default/app.conf"
