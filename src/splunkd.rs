@@ -298,7 +298,7 @@ impl Splunkd {
         &self,
         search: &str,
         window: IndexWindow,
-        mut on_row: impl FnMut(&Map<String, Value>),
+        on_row: impl FnMut(&Map<String, Value>),
     ) -> Result<ExportSummary, SplunkdError> {
         const WHAT: &str = "the search for Incode webhook events";
         let request = self
@@ -322,32 +322,7 @@ impl Splunkd {
             let body = http::read_body(response, MAX_BODY).unwrap_or_default();
             return Err(self.status_error(WHAT, status, &body, "search"));
         }
-        let mut summary = ExportSummary::default();
-        let lines = serde_json::Deserializer::from_reader(BufReader::new(response))
-            .into_iter::<ExportLine>();
-        for line in lines {
-            let line = line.map_err(|e| {
-                SplunkdError::Search(format!(
-                    "the result stream broke off after {} rows ({e})",
-                    summary.rows
-                ))
-            })?;
-            if let Some(m) = line
-                .messages
-                .iter()
-                .find(|m| matches!(m.kind.as_str(), "ERROR" | "FATAL"))
-            {
-                return Err(SplunkdError::Search(format!(
-                    "splunkd says: {} {}",
-                    m.kind, m.text
-                )));
-            }
-            for row in line.result.iter().chain(line.results.iter().flatten()) {
-                summary.rows += 1;
-                on_row(row);
-            }
-        }
-        Ok(summary)
+        read_export(response, on_row)
     }
 
     fn url(&self, path: &str) -> Url {
@@ -402,6 +377,41 @@ impl Splunkd {
             },
         }
     }
+}
+
+/// Reads the body of `search/jobs/export` (`output_mode=json`: one JSON object per line, with a
+/// `result` row, `results` rows or `messages`) and hands each row to `on_row` as it is parsed.
+/// A message of type ERROR or FATAL, or a stream that breaks off or is not JSON, is an error.
+pub fn read_export(
+    body: impl std::io::Read,
+    mut on_row: impl FnMut(&Map<String, Value>),
+) -> Result<ExportSummary, SplunkdError> {
+    let mut summary = ExportSummary::default();
+    let lines =
+        serde_json::Deserializer::from_reader(BufReader::new(body)).into_iter::<ExportLine>();
+    for line in lines {
+        let line = line.map_err(|e| {
+            SplunkdError::Search(format!(
+                "the result stream broke off after {} rows ({e})",
+                summary.rows
+            ))
+        })?;
+        if let Some(m) = line
+            .messages
+            .iter()
+            .find(|m| matches!(m.kind.as_str(), "ERROR" | "FATAL"))
+        {
+            return Err(SplunkdError::Search(format!(
+                "splunkd says: {} {}",
+                m.kind, m.text
+            )));
+        }
+        for row in line.result.iter().chain(line.results.iter().flatten()) {
+            summary.rows += 1;
+            on_row(row);
+        }
+    }
+    Ok(summary)
 }
 
 /// How many rows an export returned.
@@ -540,6 +550,37 @@ mod tests {
             Splunkd::new("127.0.0.1:8089", &Secret::new("k"), None),
             Err(SplunkdError::BadUri(_))
         ));
+    }
+
+    #[test]
+    fn export_bodies() {
+        let mut ids = Vec::new();
+        let body = concat!(
+            "{\"preview\":false,\"offset\":0,\"result\":{\"interviewId\":\"a\"}}\n",
+            "{\"preview\":false,\"offset\":1,\"lastrow\":true,\"result\":{\"interviewId\":[\"b\",\"c\"]}}\n",
+            "{\"results\":[{\"interviewId\":\"d\"}],\"messages\":[{\"type\":\"INFO\",\"text\":\"fine\"}]}"
+        );
+        let summary = read_export(body.as_bytes(), |row| {
+            ids.push(row["interviewId"].to_string())
+        })
+        .unwrap();
+        assert_eq!(summary.rows, 3);
+        assert_eq!(ids, ["\"a\"", "[\"b\",\"c\"]", "\"d\""]);
+        assert_eq!(read_export(&b""[..], |_| {}).unwrap().rows, 0);
+        for (bad, says) in [
+            (
+                "{\"messages\":[{\"type\":\"FATAL\",\"text\":\"Unknown search command\"}]}",
+                "FATAL Unknown search command",
+            ),
+            (
+                "{\"result\":{\"a\":\"1\"}}\n{\"result\":{\"a\":",
+                "broke off after 1 rows",
+            ),
+            ("<html>", "broke off after 0 rows"),
+        ] {
+            let err = read_export(bad.as_bytes(), |_| {}).unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]
