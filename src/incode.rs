@@ -11,7 +11,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::{InputConfig, Proxy};
-use crate::http::{self, USER_AGENT};
+use crate::http::{self, CertificateProblem, USER_AGENT};
 use crate::retry::{Backoff, parse_retry_after};
 use crate::secret::Secret;
 use crate::splunkd::describe;
@@ -41,6 +41,22 @@ pub enum IncodeError {
         url: String,
         /// The transport error and its causes.
         detail: String,
+    },
+    /// The server's TLS certificate is refused: no retry mends that within a pass.
+    #[error("the TLS certificate of the Incode API at {url} is refused: {problem}")]
+    Certificate {
+        /// The URL called.
+        url: String,
+        /// What is wrong with the certificate and what to do.
+        problem: String,
+    },
+    /// 407 from a proxy: every request of the pass would get it.
+    #[error("{}", proxy_refused(what, *configured))]
+    ProxyRefused {
+        /// The call.
+        what: &'static str,
+        /// Whether the proxy is `proxy_url` (else it came from the environment).
+        configured: bool,
     },
     /// No answer within `request_timeout`.
     #[error("Incode did not answer {what} within {0:?} (request_timeout)", .timeout)]
@@ -92,6 +108,7 @@ impl IncodeError {
     pub fn status(&self) -> Option<u16> {
         match self {
             IncodeError::Status { status, .. } => Some(*status),
+            IncodeError::ProxyRefused { .. } => Some(407),
             IncodeError::BadApiKey => Some(403),
             IncodeError::BadCredentials => Some(401),
             _ => None,
@@ -117,7 +134,50 @@ impl IncodeError {
 
     /// Stops the whole pass: the credentials are wrong for every interview alike.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, IncodeError::BadApiKey | IncodeError::BadCredentials)
+        matches!(
+            self,
+            IncodeError::BadApiKey | IncodeError::BadCredentials | IncodeError::ProxyRefused { .. }
+        )
+    }
+}
+
+fn proxy_refused(what: &str, configured: bool) -> String {
+    if configured {
+        format!(
+            "the proxy refused the user and password in proxy_url (407 Proxy Authentication \
+             Required on {what}): correct them in Settings > Data inputs > Incode"
+        )
+    } else {
+        format!(
+            "the proxy named by HTTPS_PROXY, HTTP_PROXY or ALL_PROXY in Splunk's environment asks \
+             for a user and password (407 Proxy Authentication Required on {what}): give the \
+             proxy as proxy_url, http://user:password@host:port, in Settings > Data inputs > Incode"
+        )
+    }
+}
+
+/// What to do about a certificate the Incode client refused.
+fn certificate_advice(problem: &CertificateProblem) -> &'static str {
+    match problem {
+        CertificateProblem::UnknownIssuer | CertificateProblem::IssuerKeyMismatch => {
+            "if a proxy or TLS inspection re-signs the traffic to Incode, put that certificate \
+             authority's certificate (PEM) in the file named by ca_bundle"
+        }
+        CertificateProblem::WrongName { .. } => {
+            "check api_url's host name: it must be the Incode API's, e.g. \
+             saas-api.incodesmile.com (or the name a TLS-inspecting proxy issues certificates for)"
+        }
+        CertificateProblem::Expired { .. } => {
+            "the server (or a TLS-inspecting proxy) must renew it; if that date is not past, \
+             correct this host's clock"
+        }
+        CertificateProblem::NotYetValid { .. } => {
+            "correct this host's clock if it is behind; otherwise the server must use a current \
+             certificate"
+        }
+        CertificateProblem::Revoked | CertificateProblem::Other(_) => {
+            "the server (or a TLS-inspecting proxy) must present a valid certificate"
+        }
     }
 }
 
@@ -157,6 +217,8 @@ pub struct Incode {
     email: String,
     password: Secret,
     timeout: Duration,
+    /// Whether `proxy_url` is set (a 407 names it, or else the environment's proxy).
+    proxy_configured: bool,
     backoff: Backoff,
     token: tokio::sync::Mutex<Token>,
     /// After a 429, no worker sends before this instant.
@@ -219,6 +281,7 @@ impl Incode {
             email: credentials.email,
             password: credentials.password,
             timeout: config.request_timeout,
+            proxy_configured: config.proxy.is_some(),
             backoff,
             token: tokio::sync::Mutex::new(Token {
                 value: None,
@@ -398,6 +461,9 @@ impl Incode {
     ) -> Result<Response, IncodeError> {
         let mut response = request.send().await.map_err(|e| self.transport(what, &e))?;
         let status = response.status();
+        if status == reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            return Err(self.proxy_refused(what));
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -438,17 +504,34 @@ impl Incode {
 
     fn transport(&self, what: &'static str, e: &reqwest::Error) -> IncodeError {
         if e.is_timeout() {
-            IncodeError::Timeout {
+            return IncodeError::Timeout {
                 what,
                 timeout: self.timeout,
+            };
+        }
+        let mut url = e.url().cloned().unwrap_or_else(|| self.base.clone());
+        url.set_query(None);
+        let detail = describe(e);
+        if let Some(problem) = http::certificate_problem(e) {
+            IncodeError::Certificate {
+                url: url.to_string(),
+                problem: format!("{}; {}", problem.what(), certificate_advice(&problem)),
             }
+        } else if detail.contains("tunnel error: proxy authorization required") {
+            // hyper-util's answer to a 407 to CONNECT (https through a proxy).
+            self.proxy_refused(what)
         } else {
-            let mut url = e.url().cloned().unwrap_or_else(|| self.base.clone());
-            url.set_query(None);
             IncodeError::Unreachable {
                 url: url.to_string(),
-                detail: describe(e),
+                detail,
             }
+        }
+    }
+
+    fn proxy_refused(&self, what: &'static str) -> IncodeError {
+        IncodeError::ProxyRefused {
+            what,
+            configured: self.proxy_configured,
         }
     }
 }

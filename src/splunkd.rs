@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::http::{self, USER_AGENT};
+use crate::http::{self, CertificateProblem, USER_AGENT};
 use crate::secret::Secret;
 
 /// The app whose namespace every call uses.
@@ -63,6 +63,16 @@ pub enum SplunkdError {
         what: &'static str,
         /// The transport error, with its causes.
         detail: String,
+    },
+    /// splunkd's TLS certificate is refused.
+    #[error("splunkd's TLS certificate at {uri} is refused ({what}): {problem}")]
+    Certificate {
+        /// splunkd's URI.
+        uri: String,
+        /// The call.
+        what: &'static str,
+        /// What is wrong with the certificate and what to do.
+        problem: String,
     },
     /// 401: the session key is not (or no longer) valid.
     #[error(
@@ -125,6 +135,8 @@ pub struct Splunkd {
     base: Url,
     uri: String,
     auth: HeaderValue,
+    /// The CA file splunkd's certificate must chain to, when one is used.
+    ca: Option<PathBuf>,
 }
 
 impl Splunkd {
@@ -149,11 +161,11 @@ impl Splunkd {
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60));
+        let ca = splunk_home
+            .map(|home| home.join("etc/auth/cacert.pem"))
+            .filter(|path| root.scheme() == "https" && path.is_file());
         if root.scheme() == "https" {
-            let ca = splunk_home
-                .map(|home| home.join("etc/auth/cacert.pem"))
-                .filter(|path| path.is_file());
-            if let Some(path) = ca {
+            if let Some(path) = ca.clone() {
                 let ca_error = |reason: String| SplunkdError::CaFile {
                     path: path.clone(),
                     reason,
@@ -189,6 +201,7 @@ impl Splunkd {
             base,
             uri: root.to_string(),
             auth,
+            ca,
         })
     }
 
@@ -353,10 +366,21 @@ impl Splunkd {
     }
 
     fn unreachable(&self, what: &'static str, e: &reqwest::Error) -> SplunkdError {
-        SplunkdError::Unreachable {
-            uri: self.uri.clone(),
-            what,
-            detail: describe(e),
+        match http::certificate_problem(e) {
+            Some(problem) => SplunkdError::Certificate {
+                uri: self.uri.clone(),
+                what,
+                problem: format!(
+                    "{}; {}",
+                    problem.what(),
+                    certificate_advice(&problem, self.ca.as_deref())
+                ),
+            },
+            None => SplunkdError::Unreachable {
+                uri: self.uri.clone(),
+                what,
+                detail: describe(e),
+            },
         }
     }
 
@@ -441,6 +465,40 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// What to do about a splunkd certificate that was refused; `ca` is the CA file it had to
+/// chain to, when there is one.
+fn certificate_advice(problem: &CertificateProblem, ca: Option<&Path>) -> String {
+    const SERVER_CERT: &str = "splunkd's server certificate (server.conf [sslConfig] serverCert, \
+                               by default $SPLUNK_HOME/etc/auth/server.pem)";
+    match (problem, ca) {
+        (CertificateProblem::UnknownIssuer | CertificateProblem::IssuerKeyMismatch, Some(ca)) => {
+            format!(
+                "check that {} holds the certificate authority that signed {SERVER_CERT}",
+                ca.display()
+            )
+        }
+        (
+            CertificateProblem::UnknownIssuer
+            | CertificateProblem::IssuerKeyMismatch
+            | CertificateProblem::WrongName { .. },
+            None,
+        ) => {
+            format!(
+                "put the certificate authority that signed {SERVER_CERT} in \
+                 $SPLUNK_HOME/etc/auth/cacert.pem (then its host name is not checked)"
+            )
+        }
+        (CertificateProblem::Expired { .. }, _) => format!(
+            "renew {SERVER_CERT} and restart Splunk; if that date is not past, correct this \
+             host's clock"
+        ),
+        (CertificateProblem::NotYetValid { .. }, _) => {
+            "correct this host's clock if it is behind".to_owned()
+        }
+        _ => format!("{SERVER_CERT} must be a valid certificate"),
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http_server::{self, Request, Response};
+use super::tls::Pki;
 
 /// A scripted answer.
 #[derive(Clone, Debug)]
@@ -94,7 +95,29 @@ pub struct FakeIncode {
 pub const TOKEN_PREFIX: &str = "eyJhbGciOiJIUzI1NiJ9.TOKEN-";
 
 impl FakeIncode {
+    /// Serves plain HTTP on 127.0.0.1.
     pub fn start(api_key: &str, email: &str, password: &str, default_score: &str) -> FakeIncode {
+        FakeIncode::start_with(api_key, email, password, default_score, None)
+    }
+
+    /// Serves HTTPS on 127.0.0.1 with `pki`'s server certificate.
+    pub fn start_tls(
+        api_key: &str,
+        email: &str,
+        password: &str,
+        default_score: &str,
+        pki: &Pki,
+    ) -> FakeIncode {
+        FakeIncode::start_with(api_key, email, password, default_score, Some(pki))
+    }
+
+    fn start_with(
+        api_key: &str,
+        email: &str,
+        password: &str,
+        default_score: &str,
+        tls: Option<&Pki>,
+    ) -> FakeIncode {
         let state = Arc::new(Mutex::new(State {
             api_key: api_key.into(),
             email: email.into(),
@@ -111,7 +134,7 @@ impl FakeIncode {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
         let latency = Arc::new(Mutex::new(Duration::ZERO));
-        let server = http_server::start({
+        let handler: http_server::Handler = {
             let (state, in_flight, max_in_flight, latency) = (
                 state.clone(),
                 in_flight.clone(),
@@ -119,9 +142,13 @@ impl FakeIncode {
                 latency.clone(),
             );
             Arc::new(move |request| handle(request, &state, &in_flight, &max_in_flight, &latency))
-        });
+        };
+        let (server, scheme) = match tls {
+            None => (http_server::start(handler), "http"),
+            Some(pki) => (http_server::start_tls(handler, pki), "https"),
+        };
         FakeIncode {
-            url: format!("http://127.0.0.1:{}", server.port),
+            url: format!("{scheme}://127.0.0.1:{}", server.port),
             _server: server,
             state,
             in_flight,

@@ -1,6 +1,6 @@
-//! A plain HTTP/1.1 server on hyper for the fakes: requests are handed whole to a blocking
-//! handler (which may sleep to simulate latency) on tokio's blocking pool, so many requests are
-//! served at once, as a real API serves them.
+//! An HTTP/1.1 server on hyper for the fakes, plain or over TLS (tokio-rustls): requests are
+//! handed whole to a blocking handler (which may sleep to simulate latency) on tokio's blocking
+//! pool, so many requests are served at once, as a real API serves them.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -10,6 +10,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
+
+use super::tls::Pki;
 
 /// A request, whole.
 pub struct Request {
@@ -36,7 +42,34 @@ pub struct Server {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// Serves plain HTTP.
 pub fn start(handler: Handler) -> Server {
+    start_with(handler, None)
+}
+
+/// Serves HTTPS with `pki`'s server certificate. A client that refuses the certificate only
+/// ends its own connection.
+pub fn start_tls(handler: Handler, pki: &Pki) -> Server {
+    start_with(handler, Some(acceptor(pki)))
+}
+
+fn acceptor(pki: &Pki) -> TlsAcceptor {
+    let certs = CertificateDer::pem_slice_iter(pki.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    TlsAcceptor::from(Arc::new(config))
+}
+
+fn start_with(handler: Handler, tls: Option<TlsAcceptor>) -> Server {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(256)
@@ -54,46 +87,16 @@ pub fn start(handler: Handler) -> Server {
             };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let handler = handler.clone();
-                    async move {
-                        let (parts, body) = request.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let request = Request {
-                            method: parts.method.to_string(),
-                            url: parts.uri.to_string(),
-                            headers: parts
-                                .headers
-                                .iter()
-                                .map(|(k, v)| {
-                                    (
-                                        k.as_str().to_owned(),
-                                        v.to_str().unwrap_or_default().to_owned(),
-                                    )
-                                })
-                                .collect(),
-                            body: String::from_utf8_lossy(&body).into_owned(),
-                        };
-                        let answer = tokio::task::spawn_blocking(move || handler(request))
-                            .await
-                            .unwrap();
-                        let mut response = hyper::Response::builder().status(answer.status);
-                        for (k, v) in answer.headers {
-                            response = response.header(k, v);
+                match tls {
+                    None => serve(stream, handler).await,
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream).await {
+                            serve(stream, handler).await;
                         }
-                        Ok::<_, Infallible>(
-                            response.body(Full::new(Bytes::from(answer.body))).unwrap(),
-                        )
                     }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                }
             });
         }
     });
@@ -101,4 +104,45 @@ pub fn start(handler: Handler) -> Server {
         port,
         _runtime: runtime,
     }
+}
+
+/// Serves the requests of one connection.
+async fn serve(io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, handler: Handler) {
+    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let handler = handler.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let request = Request {
+                method: parts.method.to_string(),
+                url: parts.uri.to_string(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            v.to_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            };
+            let answer = tokio::task::spawn_blocking(move || handler(request))
+                .await
+                .unwrap();
+            let mut response = hyper::Response::builder().status(answer.status);
+            for (k, v) in answer.headers {
+                response = response.header(k, v);
+            }
+            Ok::<_, Infallible>(response.body(Full::new(Bytes::from(answer.body))).unwrap())
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }

@@ -4,6 +4,7 @@
 
 pub mod conf;
 pub mod fake_incode;
+pub mod fake_proxy;
 pub mod fake_splunkd;
 pub mod http_server;
 pub mod tls;
@@ -121,9 +122,26 @@ pub fn incode(args: &[&str], stdin: &[u8]) -> Run {
     incode_with_env(args, stdin, &[])
 }
 
+/// The variables that name a proxy. The binary runs without the test runner's own (a developer's
+/// shell may set them); a test that wants one passes it in `env`.
+pub const PROXY_VARIABLES: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// [`incode`] with extra environment variables.
 pub fn incode_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_incode"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_incode"));
+    for name in PROXY_VARIABLES {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::piped())

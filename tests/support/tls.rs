@@ -1,6 +1,9 @@
-//! Certificates made at test time (rcgen), shaped like the ones splunkd uses.
+//! Certificates made at test time (rcgen): Splunk-like pairs, and a CA that issues server
+//! certificates for any name, valid or expired.
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, date_time_ymd,
+};
 
 /// A certificate authority and one server certificate it signed.
 pub struct Pki {
@@ -20,21 +23,72 @@ pub fn splunk_like() -> Pki {
 
 /// A CA and a server certificate for the given names.
 pub fn pki(ca_name: &str, common_name: &str, alt_names: Vec<String>) -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, ca_name);
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let mut params = CertificateParams::new(alt_names).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
+    let ca = Ca::new(ca_name);
+    let (cert_pem, key_pem) = ca.issue(common_name, alt_names, Validity::Current);
     Pki {
-        ca_pem: ca.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
+        ca_pem: ca.pem.clone(),
+        cert_pem,
+        key_pem,
+    }
+}
+
+/// When a server certificate is valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    /// From 1975 to 4096.
+    Current,
+    /// From 2019-01-01 to 2020-01-01: expired.
+    Expired,
+}
+
+/// The day [`Validity::Expired`] certificates stop being valid, as the binary should name it.
+pub const EXPIRED_ON: &str = "2020-01-01";
+
+/// A certificate authority that issues server certificates.
+pub struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+    /// Its certificate, PEM.
+    pub pem: String,
+}
+
+impl Ca {
+    pub fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let pem = issuer.pem();
+        Ca { issuer, pem }
+    }
+
+    /// A server certificate (PEM) and its key (PEM). `alt_names` that parse as IP addresses
+    /// become IP subject alternative names, the others DNS names.
+    pub fn issue(
+        &self,
+        common_name: &str,
+        alt_names: Vec<String>,
+        validity: Validity,
+    ) -> (String, String) {
+        let mut params = CertificateParams::new(alt_names).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        if validity == Validity::Expired {
+            params.not_before = date_time_ymd(2019, 1, 1);
+            params.not_after = date_time_ymd(2020, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// A [`Pki`] of this CA and one server certificate.
+    pub fn pki(&self, common_name: &str, alt_names: Vec<String>, validity: Validity) -> Pki {
+        let (cert_pem, key_pem) = self.issue(common_name, alt_names, validity);
+        Pki {
+            ca_pem: self.pem.clone(),
+            cert_pem,
+            key_pem,
+        }
     }
 }

@@ -19,6 +19,14 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// The score the fake Incode gives an interview without a script.
+pub fn default_score() -> String {
+    std::fs::read_to_string(fixture_path(
+        "incode/score_response_onboarding_via_sonio.json",
+    ))
+    .unwrap()
+}
+
 /// One score event from stdout.
 #[derive(Debug)]
 pub struct ScoreEvent {
@@ -46,12 +54,8 @@ impl World {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("home/etc/auth")).unwrap();
         std::fs::write(dir.join("home/etc/auth/cacert.pem"), &pki.ca_pem).unwrap();
-        let score = std::fs::read_to_string(fixture_path(
-            "incode/score_response_onboarding_via_sonio.json",
-        ))
-        .unwrap();
         let splunkd = FakeSplunkd::start(&pki, SESSION_KEY);
-        let incode = FakeIncode::start(API_KEY, EMAIL, PASSWORD, &score);
+        let incode = FakeIncode::start(API_KEY, EMAIL, PASSWORD, &default_score());
         let params = vec![
             ("api_url", incode.url.clone()),
             ("api_key", API_KEY.into()),
@@ -69,6 +73,14 @@ impl World {
             dir,
             params,
         }
+    }
+
+    /// Replaces the fake Incode with one serving HTTPS with `pki`'s server certificate, and
+    /// points api_url at it (`https://127.0.0.1:<port>`).
+    pub fn incode_over_tls(&mut self, pki: &tls::Pki) {
+        self.incode = FakeIncode::start_tls(API_KEY, EMAIL, PASSWORD, &default_score(), pki);
+        let url = self.incode.url.clone();
+        self.set("api_url", &url);
     }
 
     pub fn set(&mut self, key: &str, value: &str) {
@@ -109,12 +121,15 @@ impl World {
     }
 
     pub fn run(&self) -> Run {
+        self.run_with_env(&[])
+    }
+
+    /// [`World::run`] with extra environment variables (`HTTPS_PROXY`, …).
+    pub fn run_with_env(&self, env: &[(&str, &str)]) -> Run {
         let home = self.dir.join("home");
-        let run = incode_with_env(
-            &[],
-            self.document().as_bytes(),
-            &[("SPLUNK_HOME", home.to_str().unwrap())],
-        );
+        let mut env = env.to_vec();
+        env.push(("SPLUNK_HOME", home.to_str().unwrap()));
+        let run = incode_with_env(&[], self.document().as_bytes(), &env);
         assert_no_secret(&run);
         assert!(
             !run.stdout.contains(TOKEN_PREFIX) && !run.stderr.contains(TOKEN_PREFIX),
