@@ -643,6 +643,17 @@ mod tests {
             }
             .is_transient()
         );
+        // A certificate does not mend within a pass; a proxy's 407 would meet every request.
+        let certificate = IncodeError::Certificate {
+            url: String::new(),
+            problem: String::new(),
+        };
+        assert!(!certificate.is_transient() && !certificate.is_fatal());
+        let proxy = IncodeError::ProxyRefused {
+            what: LOGIN,
+            configured: true,
+        };
+        assert!(!proxy.is_transient() && proxy.is_fatal());
         assert!(IncodeError::BadApiKey.is_fatal() && IncodeError::BadCredentials.is_fatal());
         assert!(!status(500).is_fatal());
     }

@@ -47,9 +47,17 @@ fn errors(run: &Run) -> Vec<&str> {
 }
 
 /// A refused Incode certificate: exit 1, one ERROR line (returned), no retry (a certificate
-/// does not mend within a pass), no event, and the interview kept for a later pass.
-fn refused(w: &World) -> String {
+/// does not mend within a pass: retries would show at DEBUG, and take seconds of backoff), no
+/// event, and the interview kept for a later pass.
+fn refused(w: &mut World) -> String {
+    w.set("log_level", "DEBUG");
+    let started = std::time::Instant::now();
     let run = w.run();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}: {run:?}",
+        started.elapsed()
+    );
     assert_eq!(run.status, Some(1), "{run:?}");
     let errors = errors(&run);
     assert_eq!(errors.len(), 1, "{run:?}");
@@ -73,7 +81,7 @@ fn incode_over_https_is_trusted_through_ca_bundle_and_refused_without_it() {
     one_interview(&w, "c-1");
 
     // Without ca_bundle only the system's CAs are trusted: refused, and the line says what to do.
-    let error = refused(&w);
+    let error = refused(&mut w);
     let port = w.incode.url.rsplit(':').next().unwrap().to_owned();
     assert!(
         error.contains(&format!(
@@ -104,7 +112,7 @@ fn a_certificate_for_another_host_name_is_refused_naming_both_names() {
     ));
     use_ca_bundle(&mut w, &ca.pem);
     one_interview(&w, "n-1");
-    let error = refused(&w);
+    let error = refused(&mut w);
     assert!(
         error.contains("not valid for the host name \"127.0.0.1\""),
         "{error}"
@@ -120,7 +128,7 @@ fn an_expired_certificate_is_refused_naming_the_day_it_expired() {
     w.incode_over_tls(&ca.pki("incode", incode_names(), Validity::Expired));
     use_ca_bundle(&mut w, &ca.pem);
     one_interview(&w, "e-1");
-    let error = refused(&w);
+    let error = refused(&mut w);
     assert!(
         error.contains(&format!("expired on {EXPIRED_ON} 00:00:00 UTC")),
         "{error}"
@@ -134,7 +142,7 @@ fn an_unknown_issuer_is_refused_even_with_another_ca_in_ca_bundle() {
     w.incode_over_tls(&signer.pki("incode", incode_names(), Validity::Current));
     use_ca_bundle(&mut w, &Ca::new("Corp TLS Inspection CA").pem);
     one_interview(&w, "u-1");
-    let error = refused(&w);
+    let error = refused(&mut w);
     assert!(error.contains("unknown issuer"), "{error}");
     assert!(error.contains("ca_bundle"), "{error}");
 
@@ -160,7 +168,7 @@ fn a_ca_of_the_same_name_but_another_key_is_refused() {
     ));
     use_ca_bundle(&mut w, &Ca::new("Corp TLS Inspection CA").pem);
     one_interview(&w, "s-1");
-    let error = refused(&w);
+    let error = refused(&mut w);
     assert!(
         error.contains("does not verify with the trusted certificate authority of the same name"),
         "{error}"
