@@ -84,16 +84,28 @@ fn first_pass_enriches_finished_interviews_and_masks_the_secrets() {
         assert_eq!(seen.headers["x-api-key"], API_KEY);
         assert_eq!(seen.headers["api-version"], "1.0");
     }
-    let score = state
+    let mut scores: Vec<&str> = Vec::new();
+    for seen in state
         .seen
         .iter()
-        .find(|s| s.url.starts_with("/omni/get/score"))
-        .unwrap();
+        .filter(|s| s.url.starts_with("/omni/get/score"))
+    {
+        assert_eq!(seen.method, "GET");
+        assert_eq!(
+            seen.headers["x-incode-hardware-id"],
+            format!("{TOKEN_PREFIX}1")
+        );
+        scores.push(&seen.url);
+    }
+    scores.sort();
     assert_eq!(
-        score.headers["x-incode-hardware-id"],
-        format!("{TOKEN_PREFIX}1")
+        scores,
+        [
+            "/omni/get/score?id=i-1",
+            "/omni/get/score?id=i-3",
+            "/omni/get/score?id=i-4"
+        ]
     );
-    assert_eq!(score.url, "/omni/get/score?id=i-1");
     drop(state);
 
     // Secrets: stored under the input's realm, then masked in the input.
@@ -737,4 +749,147 @@ fn a_kill_in_the_middle_of_a_pass_loses_nothing_and_repeats_at_most_what_was_in_
     );
     let repeats = delivered.len() - all.len();
     assert!(repeats <= 4, "{repeats} repeats for max_concurrency 4");
+}
+
+/// Starts the binary on the world's input, returns it with its stdout being read on a thread.
+fn spawn(w: &World) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_incode"))
+        .env("SPLUNK_HOME", w.dir.join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), w.document().as_bytes()).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    (child, reader)
+}
+
+/// Sends SIGTERM, then waits; returns the run and how long it took to end.
+fn terminate(
+    mut child: std::process::Child,
+    stdout: std::thread::JoinHandle<String>,
+) -> (Run, Duration) {
+    use std::io::Read;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let signalled = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    let took = signalled.elapsed();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let run = Run {
+        status: status.code(),
+        stdout: stdout.join().unwrap(),
+        stderr,
+    };
+    (run, took)
+}
+
+#[test]
+fn sigterm_writes_what_finished_commits_and_exits_within_5_seconds() {
+    let mut w = World::new("sigterm");
+    let t = now();
+    let all: Vec<String> = (0..60).map(|i| format!("s{i:02}")).collect();
+    for (i, id) in all.iter().enumerate() {
+        w.webhook(
+            id,
+            "ONBOARDING_FINISHED",
+            (t - 11) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(150);
+    w.set("max_concurrency", "4");
+    let (child, stdout) = spawn(&w);
+    // Let a few requests finish, then stop it while others are in flight.
+    while w.incode.score_requests().len() < 12 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (run, took) = terminate(child, stdout);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(
+        run.stderr.contains("event=stopping signal=SIGTERM"),
+        "{run:?}"
+    );
+    assert!(summary(&run).contains("stopped=true"), "{run:?}");
+    let first = events(&run); // a whole, closed stream
+    assert!(
+        !first.is_empty() && first.len() < all.len(),
+        "{} events",
+        first.len()
+    );
+    let requests_before = w.incode.score_requests().len();
+    assert!(
+        requests_before < all.len(),
+        "no new request after the signal"
+    );
+
+    // Everything written was committed: the next run fetches only the rest.
+    *w.incode.latency.lock().unwrap() = Duration::ZERO;
+    let second = w.run();
+    let mut delivered = ids(&first);
+    delivered.extend(ids(&events(&second)));
+    assert_eq!(delivered, all, "nothing lost, nothing repeated");
+}
+
+#[test]
+fn sigterm_drops_requests_that_hang_and_still_closes_the_stream() {
+    let mut w = World::new("sigterm-hang");
+    let t = now();
+    w.webhook("h1", "ONBOARDING_FINISHED", (t - 11) as f64, t - 10);
+    *w.incode.latency.lock().unwrap() = Duration::from_secs(20);
+    w.set("request_timeout", "60");
+    let (child, stdout) = spawn(&w);
+    while w.incode.score_requests().is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (run, took) = terminate(child, stdout);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "<stream></stream>\n");
+    assert!(
+        summary(&run).contains("enriched=0") && summary(&run).contains("backlog=1"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn sigterm_during_a_stalled_search_exits_within_5_seconds_and_loses_nothing() {
+    let w = World::new("sigterm-search");
+    let t = now();
+    w.webhook("q1", "ONBOARDING_FINISHED", (t - 11) as f64, t - 10);
+    w.splunkd.state.lock().unwrap().export_delay = Duration::from_secs(30);
+    let (child, stdout) = spawn(&w);
+    while w.splunkd.exports().is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (run, took) = terminate(child, stdout);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(run.status, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "", "no stream was opened yet");
+    assert!(
+        run.stderr
+            .contains("ERROR input=prod event=shutdown_timeout"),
+        "{run:?}"
+    );
+    w.splunkd.state.lock().unwrap().export_delay = Duration::ZERO;
+    assert_eq!(
+        ids(&events(&w.run())),
+        ["q1"],
+        "the search window was not skipped"
+    );
 }

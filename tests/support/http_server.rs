@@ -33,7 +33,16 @@ pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
 /// A running server; it stops when dropped.
 pub struct Server {
     pub port: u16,
-    _runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Without waiting for handlers still sleeping out a simulated latency.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 pub fn start(handler: Handler) -> Server {
@@ -99,6 +108,6 @@ pub fn start(handler: Handler) -> Server {
     });
     Server {
         port,
-        _runtime: runtime,
+        runtime: Some(runtime),
     }
 }
