@@ -893,3 +893,75 @@ fn sigterm_during_a_stalled_search_exits_within_5_seconds_and_loses_nothing() {
         "the search window was not skipped"
     );
 }
+
+#[test]
+fn a_damaged_checkpoint_is_kept_aside_and_the_pass_starts_from_the_backfill_window() {
+    let w = World::new("damaged");
+    let t = now();
+    w.webhook("d1", "ONBOARDING_FINISHED", (t - 101) as f64, t - 100);
+    assert_eq!(ids(&events(&w.run())), ["d1"]);
+    let file = w.checkpoint_dir().join("prod.sqlite");
+    for companion in ["prod.sqlite-wal", "prod.sqlite-shm"] {
+        let _ = std::fs::remove_file(w.checkpoint_dir().join(companion));
+    }
+    std::fs::write(&file, b"\x00\x01 scrambled by a disk fault ".repeat(300)).unwrap();
+
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    let warn = run
+        .log_lines()
+        .into_iter()
+        .find(|l| l.starts_with("WARN input=prod event=checkpoint_reset"))
+        .unwrap_or_else(|| panic!("{run:?}"));
+    assert!(
+        warn.contains(&file.display().to_string()) && warn.contains("moved to"),
+        "{warn}"
+    );
+    assert!(warn.contains("enriched again"), "{warn}");
+    // The backfill window is searched again: d1 is enriched a second time, and said so above.
+    assert_eq!(ids(&events(&run)), ["d1"]);
+    let kept = std::fs::read_dir(w.checkpoint_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("prod.sqlite.damaged-")
+        })
+        .count();
+    assert_eq!(kept, 1);
+    // And the new checkpoint works: nothing more to do.
+    assert_eq!(events(&w.run()).len(), 0);
+}
+
+#[test]
+fn a_checkpoint_locked_by_another_program_stops_the_pass_with_one_error() {
+    let w = World::new("locked");
+    let t = now();
+    assert_eq!(w.run().status, Some(0));
+    w.webhook("l1", "ONBOARDING_FINISHED", (t - 11) as f64, t - 10);
+    let other = w.checkpoint();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let run = w.run();
+    assert_eq!(run.status, Some(1), "{run:?}");
+    let errors: Vec<_> = run
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("ERROR "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{run:?}");
+    assert!(
+        errors[0].contains("event=checkpoint_error")
+            && errors[0].contains("locked by another program"),
+        "{}",
+        errors[0]
+    );
+    assert!(w.incode.score_requests().is_empty(), "no storm of requests");
+    assert!(
+        w.splunkd.exports().len() == 1,
+        "only the first run searched"
+    );
+    drop(other);
+    assert_eq!(ids(&events(&w.run())), ["l1"]);
+}
