@@ -40,7 +40,7 @@ const MAX_JOBS_PER_PASS: usize = 5_000;
 /// DEFAULT_BUDGET when the interval is not a number of seconds), so that a pass ends before the
 /// next is due; what is left waits for the next pass.
 const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
-const MIN_BUDGET: Duration = Duration::from_secs(20);
+const MIN_BUDGET: Duration = Duration::from_secs(5);
 
 /// After a stop request, requests in flight get this long to finish before they are dropped
 /// (their interviews stay pending), so the process ends within contract §2's 5 seconds.

@@ -965,3 +965,49 @@ fn a_checkpoint_locked_by_another_program_stops_the_pass_with_one_error() {
     drop(other);
     assert_eq!(ids(&events(&w.run())), ["l1"]);
 }
+
+#[test]
+fn a_pass_stops_starting_requests_when_its_interval_is_nearly_over() {
+    let mut w = World::new("budget");
+    let t = now();
+    for i in 0..100 {
+        w.webhook(
+            &format!("b{i:03}"),
+            "ONBOARDING_FINISHED",
+            (t - 11) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(200);
+    w.set("max_concurrency", "1");
+    w.set("interval", "6"); // 80% of it is 4.8 s, raised to the 5 s minimum
+    let started = std::time::Instant::now();
+    let run = w.run();
+    let took = started.elapsed();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(run.stderr.contains("event=pass_budget_reached"), "{run:?}");
+    let done = events(&run).len();
+    assert!((10..100).contains(&done), "{done} enriched");
+    assert!(
+        summary(&run).contains(&format!("backlog={}", 100 - done)),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn an_oversized_answer_from_incode_is_refused() {
+    let w = World::new("oversized");
+    w.webhook(
+        "big",
+        "ONBOARDING_FINISHED",
+        (now() - 11) as f64,
+        now() - 10,
+    );
+    let huge = format!("{{\"reasonMsg\":\"{}\"}}", "x".repeat(11 << 20));
+    w.incode.script("big", vec![Answer::ok(&huge)]);
+    let run = w.run();
+    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    assert!(run.stderr.contains("larger than 10485760 bytes"), "{run:?}");
+    assert!(summary(&run).contains("deferred=1"));
+}
