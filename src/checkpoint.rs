@@ -69,7 +69,37 @@ pub enum CheckpointError {
         /// The newest this code knows.
         known: i64,
     },
-    /// An SQLite error.
+    /// The file is not a database SQLite can read (damaged, truncated, not a file).
+    #[error("the checkpoint {path} cannot be read ({detail})")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// Another program holds an SQLite lock on the file.
+    #[error(
+        "the checkpoint {path} is locked by another program ({detail}): close whatever has it \
+         open (an sqlite3 shell, a backup tool); this run did nothing and the next one tries again"
+    )]
+    Locked {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// The disk is full.
+    #[error(
+        "the disk holding the checkpoint {path} is full ({detail}): free some space; the events \
+         written since the last commit are written again by the next run"
+    )]
+    Full {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// Any other SQLite error.
     #[error("the checkpoint {path} failed: {source}")]
     Sqlite {
         /// The file.
@@ -77,6 +107,25 @@ pub enum CheckpointError {
         /// The cause.
         source: rusqlite::Error,
     },
+}
+
+impl CheckpointError {
+    /// Sorts an SQLite error on `path` into what an administrator can act on.
+    fn sqlite(path: &Path, source: rusqlite::Error) -> CheckpointError {
+        use rusqlite::ErrorCode::{
+            CannotOpen, DatabaseBusy, DatabaseCorrupt, DatabaseLocked, DiskFull, NotADatabase,
+        };
+        let path = path.to_path_buf();
+        let detail = source.to_string();
+        match source.sqlite_error_code() {
+            Some(DatabaseCorrupt | NotADatabase | CannotOpen) => {
+                CheckpointError::Damaged { path, detail }
+            }
+            Some(DatabaseBusy | DatabaseLocked) => CheckpointError::Locked { path, detail },
+            Some(DiskFull) => CheckpointError::Full { path, detail },
+            _ => CheckpointError::Sqlite { path, source },
+        }
+    }
 }
 
 /// A job due in this pass.
@@ -99,7 +148,9 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Opens (creating if needed) the checkpoint of input `name` in `dir`, and locks it against
-    /// another run of the same input.
+    /// another run of the same input. A file SQLite cannot read is moved aside (kept for
+    /// inspection, never deleted) with a WARN line, and a new checkpoint starts: the pass then
+    /// begins again from the backfill window.
     pub fn open(dir: &Path, name: &str) -> Result<Checkpoint, CheckpointError> {
         let stem = utf8_percent_encode(name, FILE_NAME).to_string();
         let path = dir.join(format!("{stem}.sqlite"));
@@ -120,62 +171,50 @@ impl Checkpoint {
             Err(std::fs::TryLockError::WouldBlock) => return Err(CheckpointError::Busy(lock_path)),
             Err(std::fs::TryLockError::Error(e)) => return Err(open_error(e)),
         }
-        let conn = Connection::open(&path).map_err(|source| CheckpointError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        let mut checkpoint = Checkpoint {
+        let conn = match Checkpoint::connect(&path) {
+            Err(CheckpointError::Damaged { path, detail }) => {
+                let aside = move_aside(&path).map_err(open_error)?;
+                log::warn!(
+                    "event=checkpoint_reset the checkpoint {} cannot be read ({detail}); it was \
+                     moved to {} for inspection, and this run starts a new one from the backfill \
+                     window (backfill_hours): sessions finished in that window are enriched again",
+                    path.display(),
+                    aside.display()
+                );
+                Checkpoint::connect(&path)?
+            }
+            other => other?,
+        };
+        Ok(Checkpoint {
             conn,
             path,
             _lock: lock,
-        };
-        checkpoint.migrate()?;
-        Ok(checkpoint)
+        })
     }
 
-    fn migrate(&mut self) -> Result<(), CheckpointError> {
-        let path = self.path.clone();
-        let sql = |source| CheckpointError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        // WAL: a commit appends to the log without an fsync of the database, so committing after
-        // every written event stays cheap; NORMAL still survives a process kill. EXCLUSIVE
-        // locking: this process already holds the input's lock file, and SQLite then keeps its
-        // page cache and WAL index in memory across transactions.
-        self.conn
-            .execute_batch(
-                "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL;",
-            )
+    /// Opens the database and brings its schema up to date.
+    fn connect(path: &Path) -> Result<Connection, CheckpointError> {
+        let sql = |e| CheckpointError::sqlite(path, e);
+        let mut conn = Connection::open(path).map_err(sql)?;
+        // Another program holding the file (a backup, an sqlite3 shell) gets a moment to let go.
+        conn.busy_timeout(std::time::Duration::from_secs(2))
             .map_err(sql)?;
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+        migrate(&mut conn, path)?;
+        // A damaged page would otherwise surface only when a query reaches it, mid-pass.
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
             .map_err(sql)?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(CheckpointError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known,
+        if check != "ok" {
+            return Err(CheckpointError::Damaged {
+                path: path.to_path_buf(),
+                detail: format!("quick_check: {check}"),
             });
         }
-        for (i, script) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(sql)?;
-            tx.execute_batch(script).map_err(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(sql)?;
-            tx.commit().map_err(sql)?;
-        }
-        Ok(())
+        Ok(conn)
     }
 
     fn sql(&self, source: rusqlite::Error) -> CheckpointError {
-        CheckpointError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        CheckpointError::sqlite(&self.path, source)
     }
 
     /// The index time up to which discovery has searched, if it ever has.
@@ -337,6 +376,55 @@ impl Checkpoint {
     }
 }
 
+/// Sets the connection up and applies the migrations the file has not seen yet.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CheckpointError> {
+    let sql = |e| CheckpointError::sqlite(path, e);
+    // WAL: a commit appends to the log without an fsync of the database, so committing after
+    // every written event stays cheap; NORMAL still survives a process kill. EXCLUSIVE
+    // locking: this process already holds the input's lock file, and SQLite then keeps its
+    // page cache and WAL index in memory across transactions.
+    conn.execute_batch(
+        "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL;",
+    )
+    .map_err(sql)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql)?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(CheckpointError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    for (i, script) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(script).map_err(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+    }
+    Ok(())
+}
+
+/// Renames a damaged checkpoint (and its WAL files) to `<name>.damaged-<epoch seconds>`.
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let aside = PathBuf::from(format!("{}.damaged-{epoch}", path.display()));
+    std::fs::rename(path, &aside)?;
+    for suffix in ["-wal", "-shm"] {
+        let companion = PathBuf::from(format!("{}{suffix}", path.display()));
+        if companion.exists() {
+            std::fs::rename(&companion, format!("{}{suffix}", aside.display()))?;
+        }
+    }
+    Ok(aside)
+}
+
 /// One discovery in progress: jobs found so far, committed together with the new high-water
 /// mark, or not at all.
 pub struct Discovery<'a> {
@@ -367,10 +455,7 @@ impl Discovery<'_> {
                     now
                 ])
             })
-            .map_err(|source| CheckpointError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|e| CheckpointError::sqlite(&self.path, e))?;
         self.new_jobs += inserted as u64;
         Ok(())
     }
@@ -378,10 +463,7 @@ impl Discovery<'_> {
     /// Commits the jobs found and the new high-water mark; returns how many jobs were new.
     pub fn finish(self, high_water_mark: i64) -> Result<u64, CheckpointError> {
         let path = &self.path;
-        let sql = |source| CheckpointError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = |e| CheckpointError::sqlite(path, e);
         self.tx
             .execute(
                 "INSERT INTO meta (key, value) VALUES ('high_water_mark', ?1)
@@ -506,6 +588,90 @@ mod tests {
         let cp = Checkpoint::open(&d, "my input/1").unwrap();
         assert_eq!(cp.high_water_mark().unwrap(), Some(42));
         assert!(d.join("my%20input%2F1.sqlite").is_file());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_and_a_new_checkpoint_starts() {
+        let d = dir("damaged");
+        std::fs::create_dir_all(&d).unwrap();
+        let garbage = b"this is not an SQLite database, it is ".repeat(200);
+        std::fs::write(d.join("prod.sqlite"), &garbage).unwrap();
+        let cp = Checkpoint::open(&d, "prod").unwrap();
+        assert_eq!(
+            cp.high_water_mark().unwrap(),
+            None,
+            "a new, empty checkpoint"
+        );
+        let aside: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("prod.sqlite.damaged-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert_eq!(std::fs::read(&aside[0]).unwrap(), garbage, "kept as it was");
+        drop(cp);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn something_that_is_not_a_file_is_moved_aside_too() {
+        let d = dir("notafile");
+        std::fs::create_dir_all(d.join("prod.sqlite")).unwrap();
+        let cp = Checkpoint::open(&d, "prod").unwrap();
+        assert!(cp.pending().is_ok());
+        drop(cp);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_is_named_as_such() {
+        let d = dir("full");
+        let mut cp = Checkpoint::open(&d, "prod").unwrap();
+        // SQLite answers SQLITE_FULL when the file may not grow: a disk that is full.
+        let pages: i64 = cp
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        cp.conn
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+        let mut disc = cp.discovery().unwrap();
+        let error = (0..5000)
+            .find_map(|i| {
+                disc.add(
+                    &trigger(&format!("interview-{i:06}"), "ONBOARDING_FINISHED", i),
+                    1,
+                )
+                .err()
+            })
+            .or_else(|| disc.finish(1).err())
+            .expect("the file cannot grow");
+        assert!(matches!(error, CheckpointError::Full { .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("is full") && error.to_string().contains("free some space"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_file_locked_by_another_program_is_named_as_such() {
+        let d = dir("locked");
+        drop(Checkpoint::open(&d, "prod").unwrap());
+        let other = Connection::open(d.join("prod.sqlite")).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let error = Checkpoint::open(&d, "prod").err().expect("locked");
+        assert!(matches!(error, CheckpointError::Locked { .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("locked by another program"),
+            "{error}"
+        );
+        drop(other);
+        assert!(
+            Checkpoint::open(&d, "prod").is_ok(),
+            "usable again once released"
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 

@@ -184,6 +184,9 @@ pub struct InputConfig {
     pub log_level: LogLevel,
     /// The index events go to, when the input sets one.
     pub index: Option<String>,
+    /// Seconds between runs, when `interval` is a number of seconds (it may also be a cron
+    /// schedule, which splunkd, not this add-on, interprets).
+    pub interval: Option<Duration>,
 }
 
 /// One problem with one argument, worded for the administrator who must fix it.
@@ -259,6 +262,11 @@ impl InputConfig {
             }
         };
         let index = r.optional("index").map(|v| v.trim().to_owned());
+        let interval = r
+            .optional("interval")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&s| s > 0)
+            .map(Duration::from_secs);
 
         match (
             api_url,
@@ -292,6 +300,7 @@ impl InputConfig {
                 ca_bundle,
                 log_level,
                 index,
+                interval,
             }),
             _ => Err(ConfigErrors(r.errors)),
         }
@@ -731,6 +740,15 @@ mod tests {
             "{}",
             e.problem
         );
+    }
+
+    #[test]
+    fn the_interval_is_read_when_it_is_seconds() {
+        let interval = |v| with(&[("interval", v)]).unwrap().interval;
+        assert_eq!(interval("300"), Some(Duration::from_secs(300)));
+        assert_eq!(interval("*/5 * * * *"), None);
+        assert_eq!(interval("-1"), None);
+        assert_eq!(interval("0"), None);
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub enum Error {
     /// The checkpoint could not be used.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The signal handlers could not be installed.
+    #[error("cannot listen for SIGTERM and SIGINT ({0}); the run did not start")]
+    Signals(io::Error),
     /// stdout is gone or full.
     #[error(
         "cannot write to stdout ({0}): splunkd stopped reading; the next run starts again \
@@ -93,6 +96,7 @@ impl Error {
                 "protocol_error"
             }
             Error::WriteStdout(_) => "output_error",
+            Error::Signals(_) => "runtime_error",
         }
     }
 }

@@ -224,6 +224,8 @@ pub struct Incode {
     /// After a 429, no worker sends before this instant.
     paused_until: Mutex<Option<Instant>>,
     stop: Arc<AtomicBool>,
+    /// Raised by [`Incode::cancel`]: the pass will write nothing more.
+    cancelled: AtomicBool,
     /// Counters for the summary line.
     pub stats: Stats,
 }
@@ -289,8 +291,18 @@ impl Incode {
             }),
             paused_until: Mutex::new(None),
             stop,
+            cancelled: AtomicBool::new(false),
             stats: Stats::default(),
         })
+    }
+
+    /// Ends the waits of the requests in flight: their results would not be used.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.cancelled.load(Ordering::Relaxed)
     }
 
     /// Logs in (`POST /executive/log-in`) unless this pass already has a token.
@@ -433,7 +445,7 @@ impl Incode {
             self.sleep(until.saturating_duration_since(Instant::now()))
                 .await?;
         }
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stopping() {
             return Err(IncodeError::Stopped);
         }
         Ok(())
@@ -443,7 +455,7 @@ impl Incode {
     async fn sleep(&self, duration: Duration) -> Result<(), IncodeError> {
         let end = Instant::now() + duration;
         loop {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stopping() {
                 return Err(IncodeError::Stopped);
             }
             let left = end.saturating_duration_since(Instant::now());

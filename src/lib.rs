@@ -18,4 +18,5 @@ pub mod retry;
 pub mod score;
 pub mod secret;
 pub mod secrets;
+pub mod shutdown;
 pub mod splunkd;

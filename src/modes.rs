@@ -12,6 +12,7 @@ use crate::error::{self, Error};
 use crate::incode::{Credentials, Incode, IncodeError};
 use crate::modinput::{EventWriter, InputDefinition, Metadata, Stanza, ValidationDefinition};
 use crate::retry::Backoff;
+use crate::shutdown::Shutdown;
 use crate::splunkd::Splunkd;
 use crate::{pass, secrets};
 
@@ -95,11 +96,8 @@ pub fn run(input: impl Read, out: impl Write) -> Result<(), Error> {
         source,
     })?;
     // SIGTERM or SIGINT: start no new request, write what has finished, commit, exit.
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .expect("registering a signal flag cannot fail for SIGTERM and SIGINT");
-    }
+    let shutdown = Shutdown::install().map_err(Error::Signals)?;
+    let stop = shutdown.flag();
     let mut events = EventWriter::new(out);
     if definition.stanzas.is_empty() {
         info!("splunkd sent no input to run; nothing to do");
@@ -108,7 +106,7 @@ pub fn run(input: impl Read, out: impl Write) -> Result<(), Error> {
     // but the last failure are logged here, the last one by the caller.
     let mut last_error = None;
     for stanza in &definition.stanzas {
-        if let Err(e) = run_stanza(stanza, &definition.metadata, &mut events, &stop)
+        if let Err(e) = run_stanza(stanza, &definition.metadata, &mut events, stop)
             && let Some(previous) = last_error.replace(e)
         {
             error::report(&previous);

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -35,6 +35,16 @@ const LATE_EVENT_SECONDS: i64 = 7 * 24 * 3600;
 /// Interviews handled in one pass at most; the rest wait for the next pass, so one pass stays
 /// within the input's interval.
 const MAX_JOBS_PER_PASS: usize = 5_000;
+
+/// New requests start only during this share of the input's interval (or during
+/// DEFAULT_BUDGET when the interval is not a number of seconds), so that a pass ends before the
+/// next is due; what is left waits for the next pass.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
+const MIN_BUDGET: Duration = Duration::from_secs(5);
+
+/// After a stop request, requests in flight get this long to finish before they are dropped
+/// (their interviews stay pending), so the process ends within contract §2's 5 seconds.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// A job is given up only after this many failed passes spread over at least an hour (scores can
 /// lag the webhook, so a 404 is not final at once).
@@ -95,7 +105,7 @@ pub fn run(
         let credentials = secrets::resolve(&splunkd, config)?;
         (
             credentials,
-            discover(&splunkd, &mut checkpoint, config, now)?,
+            discover(&splunkd, &mut checkpoint, config, now, stop)?,
         )
     };
     let mut summary = Summary {
@@ -113,9 +123,12 @@ pub fn run(
             summary: &mut summary,
             stanza: format!("{SCHEME}://{}", config.name),
         };
+        let budget = config
+            .interval
+            .map_or(DEFAULT_BUDGET, |i| i.mul_f64(0.8).max(MIN_BUDGET));
         outcome = incode::runtime()?.block_on(async {
             incode.login().await?;
-            pass.run(&incode, &jobs, stop).await
+            pass.run(&incode, &jobs, started + budget, stop).await
         });
         summary.retried = incode.stats.retries.load(Ordering::Relaxed);
         summary.throttled = incode.stats.throttled.load(Ordering::Relaxed);
@@ -149,6 +162,7 @@ fn discover(
     checkpoint: &mut Checkpoint,
     config: &InputConfig,
     now: i64,
+    stop: &AtomicBool,
 ) -> Result<u64, Error> {
     let earliest = match checkpoint.high_water_mark()? {
         Some(mark) => mark - OVERLAP_SECONDS,
@@ -161,18 +175,24 @@ fn discover(
     };
     let mut discovery = checkpoint.discovery()?;
     let mut failure = None;
-    let mut skipped = 0u64;
+    let (mut skipped, mut stopped) = (0u64, false);
     let summary = splunkd.export(&search(window), window, |row| {
-        if failure.is_some() {
-            return;
+        if stop.load(Ordering::Relaxed) {
+            stopped = true;
+            return false;
         }
         match trigger(row) {
             Some(t) => failure = discovery.add(&t, now).err(),
             None => skipped += 1,
         }
+        failure.is_none()
     })?;
     if let Some(e) = failure {
         return Err(e.into());
+    }
+    if stopped {
+        // Not committed: the next pass searches the same window again.
+        return Ok(0);
     }
     let found = discovery.finish(now)?;
     debug!(
@@ -232,12 +252,14 @@ struct Enrichment<'a, W: Write> {
 impl<W: Write> Enrichment<'_, W> {
     /// At most `max_concurrency` requests in flight, all on this thread's event loop; results
     /// are written in job order (so the output does not depend on timing), each event flushed
-    /// before its job is committed. On a stop request or a fatal error no new request starts,
-    /// and what is in flight is still written.
+    /// before its job is committed. No new request starts after `until`, on a stop request or
+    /// after a fatal error; what is in flight is still written, but after a stop request only
+    /// for STOP_GRACE.
     async fn run(
         &mut self,
         incode: &Incode,
         jobs: &[Job],
+        until: Instant,
         stop: &Arc<AtomicBool>,
     ) -> Result<(), Error> {
         let concurrency = self.config.max_concurrency;
@@ -248,13 +270,28 @@ impl<W: Write> Enrichment<'_, W> {
         let (mut sent, mut written) = (0, 0);
         let mut ready = BTreeMap::new();
         let mut outcome = Ok(());
+        let mut give_up_at: Option<tokio::time::Instant> = None;
+        let mut budget_reached = false;
         // Job states are committed in batches of at most `concurrency` written events: a kill
         // then repeats no more events than were in flight, and the pass does not pay for one
         // SQLite transaction per event.
         let mut uncommitted = 0;
         self.checkpoint.begin()?;
         loop {
-            let stopping = outcome.is_err() || stop.load(Ordering::Relaxed);
+            let stopped = stop.load(Ordering::Relaxed);
+            if stopped && give_up_at.is_none() {
+                give_up_at = Some(tokio::time::Instant::now() + STOP_GRACE);
+            }
+            if !budget_reached && Instant::now() >= until && sent < jobs.len() {
+                budget_reached = true;
+                info!(
+                    "event=pass_budget_reached {} of {} interviews were sent; the rest wait for \
+                     the next pass",
+                    sent,
+                    jobs.len()
+                );
+            }
+            let stopping = outcome.is_err() || stopped || Instant::now() >= until;
             while !stopping
                 && sent < jobs.len()
                 && in_flight.len() < concurrency
@@ -264,9 +301,25 @@ impl<W: Write> Enrichment<'_, W> {
                 in_flight.push(async move { (seq, incode.score(&job.trigger.interview_id).await) });
                 sent += 1;
             }
-            let Some((seq, result)) = in_flight.next().await else {
+            if in_flight.is_empty() {
                 break;
+            }
+            // Wake up now and then to see a stop request even while every request is slow.
+            let tick = match give_up_at {
+                Some(at) => at,
+                None => tokio::time::Instant::now() + Duration::from_millis(100),
             };
+            let next = tokio::select! {
+                next = in_flight.next() => next,
+                () = tokio::time::sleep_until(tick) => {
+                    if give_up_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+                        // Dropped unanswered: these interviews stay pending.
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some((seq, result)) = next else { break };
             ready.insert(seq, result);
             while let Some(result) = ready.remove(&written) {
                 if outcome.is_ok() {
@@ -282,7 +335,7 @@ impl<W: Write> Enrichment<'_, W> {
                     }
                     if outcome.is_err() {
                         // Cut any backoff short: nothing more will be written.
-                        stop.store(true, Ordering::Relaxed);
+                        incode.cancel();
                     }
                 }
                 written += 1;

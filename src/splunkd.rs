@@ -304,14 +304,13 @@ impl Splunkd {
     }
 
     /// Runs `search` with `search/jobs/export` over an index-time window and hands every result
-    /// row to `on_row` as it arrives; the stream is parsed incrementally, so memory does not grow
-    /// with the number of results. A message of type ERROR or FATAL, an HTTP error or a broken
-    /// stream is an error.
+    /// row to `on_row` as it arrives (see [`read_export`]); the stream is parsed incrementally,
+    /// so memory does not grow with the number of results. An HTTP error is an error too.
     pub fn export(
         &self,
         search: &str,
         window: IndexWindow,
-        on_row: impl FnMut(&Map<String, Value>),
+        on_row: impl FnMut(&Map<String, Value>) -> bool,
     ) -> Result<ExportSummary, SplunkdError> {
         const WHAT: &str = "the search for Incode webhook events";
         let request = self
@@ -404,11 +403,12 @@ impl Splunkd {
 }
 
 /// Reads the body of `search/jobs/export` (`output_mode=json`: one JSON object per line, with a
-/// `result` row, `results` rows or `messages`) and hands each row to `on_row` as it is parsed.
-/// A message of type ERROR or FATAL, or a stream that breaks off or is not JSON, is an error.
+/// `result` row, `results` rows or `messages`) and hands each row to `on_row` as it is parsed;
+/// `on_row` returns false to stop reading. A message of type ERROR or FATAL, or a stream that
+/// breaks off or is not JSON, is an error.
 pub fn read_export(
     body: impl std::io::Read,
-    mut on_row: impl FnMut(&Map<String, Value>),
+    mut on_row: impl FnMut(&Map<String, Value>) -> bool,
 ) -> Result<ExportSummary, SplunkdError> {
     let mut summary = ExportSummary::default();
     let lines =
@@ -432,7 +432,9 @@ pub fn read_export(
         }
         for row in line.result.iter().chain(line.results.iter().flatten()) {
             summary.rows += 1;
-            on_row(row);
+            if !on_row(row) {
+                return Ok(summary);
+            }
         }
     }
     Ok(summary)
@@ -619,12 +621,18 @@ mod tests {
             "{\"results\":[{\"interviewId\":\"d\"}],\"messages\":[{\"type\":\"INFO\",\"text\":\"fine\"}]}"
         );
         let summary = read_export(body.as_bytes(), |row| {
-            ids.push(row["interviewId"].to_string())
+            ids.push(row["interviewId"].to_string());
+            true
         })
         .unwrap();
         assert_eq!(summary.rows, 3);
         assert_eq!(ids, ["\"a\"", "[\"b\",\"c\"]", "\"d\""]);
-        assert_eq!(read_export(&b""[..], |_| {}).unwrap().rows, 0);
+        assert_eq!(read_export(&b""[..], |_| true).unwrap().rows, 0);
+        assert_eq!(
+            read_export(body.as_bytes(), |_| false).unwrap().rows,
+            1,
+            "stops when asked"
+        );
         for (bad, says) in [
             (
                 "{\"messages\":[{\"type\":\"FATAL\",\"text\":\"Unknown search command\"}]}",
@@ -636,7 +644,7 @@ mod tests {
             ),
             ("<html>", "broke off after 0 rows"),
         ] {
-            let err = read_export(bad.as_bytes(), |_| {}).unwrap_err();
+            let err = read_export(bad.as_bytes(), |_| true).unwrap_err();
             assert!(err.to_string().contains(says), "{err}");
         }
     }

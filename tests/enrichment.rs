@@ -84,16 +84,28 @@ fn first_pass_enriches_finished_interviews_and_masks_the_secrets() {
         assert_eq!(seen.headers["x-api-key"], API_KEY);
         assert_eq!(seen.headers["api-version"], "1.0");
     }
-    let score = state
+    let mut scores: Vec<&str> = Vec::new();
+    for seen in state
         .seen
         .iter()
-        .find(|s| s.url.starts_with("/omni/get/score"))
-        .unwrap();
+        .filter(|s| s.url.starts_with("/omni/get/score"))
+    {
+        assert_eq!(seen.method, "GET");
+        assert_eq!(
+            seen.headers["x-incode-hardware-id"],
+            format!("{TOKEN_PREFIX}1")
+        );
+        scores.push(&seen.url);
+    }
+    scores.sort();
     assert_eq!(
-        score.headers["x-incode-hardware-id"],
-        format!("{TOKEN_PREFIX}1")
+        scores,
+        [
+            "/omni/get/score?id=i-1",
+            "/omni/get/score?id=i-3",
+            "/omni/get/score?id=i-4"
+        ]
     );
-    assert_eq!(score.url, "/omni/get/score?id=i-1");
     drop(state);
 
     // Secrets: stored under the input's realm, then masked in the input.
@@ -737,4 +749,265 @@ fn a_kill_in_the_middle_of_a_pass_loses_nothing_and_repeats_at_most_what_was_in_
     );
     let repeats = delivered.len() - all.len();
     assert!(repeats <= 4, "{repeats} repeats for max_concurrency 4");
+}
+
+/// Starts the binary on the world's input, returns it with its stdout being read on a thread.
+fn spawn(w: &World) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_incode"))
+        .env("SPLUNK_HOME", w.dir.join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), w.document().as_bytes()).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    (child, reader)
+}
+
+/// Sends SIGTERM, then waits; returns the run and how long it took to end.
+fn terminate(
+    mut child: std::process::Child,
+    stdout: std::thread::JoinHandle<String>,
+) -> (Run, Duration) {
+    use std::io::Read;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let signalled = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    let took = signalled.elapsed();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let run = Run {
+        status: status.code(),
+        stdout: stdout.join().unwrap(),
+        stderr,
+    };
+    (run, took)
+}
+
+#[test]
+fn sigterm_writes_what_finished_commits_and_exits_within_5_seconds() {
+    let mut w = World::new("sigterm");
+    let t = now();
+    let all: Vec<String> = (0..60).map(|i| format!("s{i:02}")).collect();
+    for (i, id) in all.iter().enumerate() {
+        w.webhook(
+            id,
+            "ONBOARDING_FINISHED",
+            (t - 11) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(150);
+    w.set("max_concurrency", "4");
+    let (child, stdout) = spawn(&w);
+    // Let a few requests finish, then stop it while others are in flight.
+    while w.incode.score_requests().len() < 12 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (run, took) = terminate(child, stdout);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(
+        run.stderr.contains("event=stopping signal=SIGTERM"),
+        "{run:?}"
+    );
+    assert!(summary(&run).contains("stopped=true"), "{run:?}");
+    let first = events(&run); // a whole, closed stream
+    assert!(
+        !first.is_empty() && first.len() < all.len(),
+        "{} events",
+        first.len()
+    );
+    let requests_before = w.incode.score_requests().len();
+    assert!(
+        requests_before < all.len(),
+        "no new request after the signal"
+    );
+
+    // Everything written was committed: the next run fetches only the rest.
+    *w.incode.latency.lock().unwrap() = Duration::ZERO;
+    let second = w.run();
+    let mut delivered = ids(&first);
+    delivered.extend(ids(&events(&second)));
+    assert_eq!(delivered, all, "nothing lost, nothing repeated");
+}
+
+#[test]
+fn sigterm_drops_requests_that_hang_and_still_closes_the_stream() {
+    let mut w = World::new("sigterm-hang");
+    let t = now();
+    w.webhook("h1", "ONBOARDING_FINISHED", (t - 11) as f64, t - 10);
+    *w.incode.latency.lock().unwrap() = Duration::from_secs(20);
+    w.set("request_timeout", "60");
+    let (child, stdout) = spawn(&w);
+    while w.incode.score_requests().is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (run, took) = terminate(child, stdout);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "<stream></stream>\n");
+    assert!(
+        summary(&run).contains("enriched=0") && summary(&run).contains("backlog=1"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn sigterm_during_a_stalled_search_exits_within_5_seconds_and_loses_nothing() {
+    let w = World::new("sigterm-search");
+    let t = now();
+    w.webhook("q1", "ONBOARDING_FINISHED", (t - 11) as f64, t - 10);
+    w.splunkd.state.lock().unwrap().export_delay = Duration::from_secs(30);
+    let (child, stdout) = spawn(&w);
+    while w.splunkd.exports().is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (run, took) = terminate(child, stdout);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(run.status, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "", "no stream was opened yet");
+    assert!(
+        run.stderr
+            .contains("ERROR input=prod event=shutdown_timeout"),
+        "{run:?}"
+    );
+    w.splunkd.state.lock().unwrap().export_delay = Duration::ZERO;
+    assert_eq!(
+        ids(&events(&w.run())),
+        ["q1"],
+        "the search window was not skipped"
+    );
+}
+
+#[test]
+fn a_damaged_checkpoint_is_kept_aside_and_the_pass_starts_from_the_backfill_window() {
+    let w = World::new("damaged");
+    let t = now();
+    w.webhook("d1", "ONBOARDING_FINISHED", (t - 101) as f64, t - 100);
+    assert_eq!(ids(&events(&w.run())), ["d1"]);
+    let file = w.checkpoint_dir().join("prod.sqlite");
+    for companion in ["prod.sqlite-wal", "prod.sqlite-shm"] {
+        let _ = std::fs::remove_file(w.checkpoint_dir().join(companion));
+    }
+    std::fs::write(&file, b"\x00\x01 scrambled by a disk fault ".repeat(300)).unwrap();
+
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    let warn = run
+        .log_lines()
+        .into_iter()
+        .find(|l| l.starts_with("WARN input=prod event=checkpoint_reset"))
+        .unwrap_or_else(|| panic!("{run:?}"));
+    assert!(
+        warn.contains(&file.display().to_string()) && warn.contains("moved to"),
+        "{warn}"
+    );
+    assert!(warn.contains("enriched again"), "{warn}");
+    // The backfill window is searched again: d1 is enriched a second time, and said so above.
+    assert_eq!(ids(&events(&run)), ["d1"]);
+    let kept = std::fs::read_dir(w.checkpoint_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("prod.sqlite.damaged-")
+        })
+        .count();
+    assert_eq!(kept, 1);
+    // And the new checkpoint works: nothing more to do.
+    assert_eq!(events(&w.run()).len(), 0);
+}
+
+#[test]
+fn a_checkpoint_locked_by_another_program_stops_the_pass_with_one_error() {
+    let w = World::new("locked");
+    let t = now();
+    assert_eq!(w.run().status, Some(0));
+    w.webhook("l1", "ONBOARDING_FINISHED", (t - 11) as f64, t - 10);
+    let other = w.checkpoint();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let run = w.run();
+    assert_eq!(run.status, Some(1), "{run:?}");
+    let errors: Vec<_> = run
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("ERROR "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{run:?}");
+    assert!(
+        errors[0].contains("event=checkpoint_error")
+            && errors[0].contains("locked by another program"),
+        "{}",
+        errors[0]
+    );
+    assert!(w.incode.score_requests().is_empty(), "no storm of requests");
+    assert!(
+        w.splunkd.exports().len() == 1,
+        "only the first run searched"
+    );
+    drop(other);
+    assert_eq!(ids(&events(&w.run())), ["l1"]);
+}
+
+#[test]
+fn a_pass_stops_starting_requests_when_its_interval_is_nearly_over() {
+    let mut w = World::new("budget");
+    let t = now();
+    for i in 0..100 {
+        w.webhook(
+            &format!("b{i:03}"),
+            "ONBOARDING_FINISHED",
+            (t - 11) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(200);
+    w.set("max_concurrency", "1");
+    w.set("interval", "6"); // 80% of it is 4.8 s, raised to the 5 s minimum
+    let started = std::time::Instant::now();
+    let run = w.run();
+    let took = started.elapsed();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(run.stderr.contains("event=pass_budget_reached"), "{run:?}");
+    let done = events(&run).len();
+    assert!((10..100).contains(&done), "{done} enriched");
+    assert!(
+        summary(&run).contains(&format!("backlog={}", 100 - done)),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn an_oversized_answer_from_incode_is_refused() {
+    let w = World::new("oversized");
+    w.webhook(
+        "big",
+        "ONBOARDING_FINISHED",
+        (now() - 11) as f64,
+        now() - 10,
+    );
+    let huge = format!("{{\"reasonMsg\":\"{}\"}}", "x".repeat(11 << 20));
+    w.incode.script("big", vec![Answer::ok(&huge)]);
+    let run = w.run();
+    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    assert!(run.stderr.contains("larger than 10485760 bytes"), "{run:?}");
+    assert!(summary(&run).contains("deferred=1"));
 }

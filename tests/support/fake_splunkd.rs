@@ -70,6 +70,8 @@ pub struct State {
     /// Each input edit: (input name, fields).
     pub input_edits: Vec<(String, BTreeMap<String, String>)>,
     pub export_failure: Option<ExportFailure>,
+    /// How long the export waits before it answers (a stalled search).
+    pub export_delay: std::time::Duration,
     pub seen: Vec<Seen>,
 }
 
@@ -223,7 +225,9 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>) {
     let response = match (method, endpoint) {
         (Method::Post, "search/jobs/export") => {
             let (status, reader) = export(&s, &seen.form);
+            let delay = s.export_delay;
             drop(s);
+            std::thread::sleep(delay);
             let response = Response::new(
                 StatusCode(status),
                 vec![Header::from_bytes("Content-Type", "application/json").unwrap()],

@@ -39,7 +39,16 @@ pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
 /// A running server; it stops when dropped.
 pub struct Server {
     pub port: u16,
-    _runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Without waiting for handlers still sleeping out a simulated latency.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Serves plain HTTP.
@@ -102,7 +111,7 @@ fn start_with(handler: Handler, tls: Option<TlsAcceptor>) -> Server {
     });
     Server {
         port,
-        _runtime: runtime,
+        runtime: Some(runtime),
     }
 }
 
