@@ -77,6 +77,18 @@ pub enum CheckpointError {
         /// SQLite's words.
         detail: String,
     },
+    /// The file exists but cannot be opened (permissions, or not a file).
+    #[error(
+        "the checkpoint {path} cannot be opened ({detail}): check that it is a file the user \
+         Splunk runs as may read and write (a run by hand as another user leaves files it \
+         cannot use); this run did nothing and the next one tries again"
+    )]
+    Unopenable {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
     /// Another program holds an SQLite lock on the file.
     #[error(
         "the checkpoint {path} is locked by another program ({detail}): close whatever has it \
@@ -118,9 +130,8 @@ impl CheckpointError {
         let path = path.to_path_buf();
         let detail = source.to_string();
         match source.sqlite_error_code() {
-            Some(DatabaseCorrupt | NotADatabase | CannotOpen) => {
-                CheckpointError::Damaged { path, detail }
-            }
+            Some(DatabaseCorrupt | NotADatabase) => CheckpointError::Damaged { path, detail },
+            Some(CannotOpen) => CheckpointError::Unopenable { path, detail },
             Some(DatabaseBusy | DatabaseLocked) => CheckpointError::Locked { path, detail },
             Some(DiskFull) => CheckpointError::Full { path, detail },
             _ => CheckpointError::Sqlite { path, source },
@@ -219,12 +230,31 @@ impl Checkpoint {
 
     /// The index time up to which discovery has searched, if it ever has.
     pub fn high_water_mark(&self) -> Result<Option<i64>, CheckpointError> {
+        self.meta("high_water_mark")
+    }
+
+    /// Until when (epoch seconds) Incode asked this input to send nothing, if it did.
+    pub fn throttled_until(&self) -> Result<Option<i64>, CheckpointError> {
+        self.meta("throttled_until")
+    }
+
+    /// Records Incode's request to send nothing until `until` (epoch seconds).
+    pub fn set_throttled_until(&self, until: i64) -> Result<(), CheckpointError> {
         self.conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'high_water_mark'",
-                [],
-                |r| r.get(0),
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('throttled_until', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![until],
             )
+            .map(drop)
+            .map_err(|e| self.sql(e))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<i64>, CheckpointError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.sql(e))
     }
@@ -235,10 +265,7 @@ impl Checkpoint {
         let tx = self
             .conn
             .transaction()
-            .map_err(|source| CheckpointError::Sqlite {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(|e| CheckpointError::sqlite(&path, e))?;
         Ok(Discovery {
             tx,
             path,
@@ -299,6 +326,33 @@ impl Checkpoint {
         now: i64,
     ) -> Result<(), CheckpointError> {
         self.set_state(trigger, "given_up", Some(error), now)
+    }
+
+    /// Puts a job off to `next_attempt_at` without counting an attempt: Incode throttled this
+    /// input, which says nothing about the interview.
+    pub fn defer(
+        &self,
+        job: &Job,
+        error: &str,
+        next_attempt_at: i64,
+        now: i64,
+    ) -> Result<(), CheckpointError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE jobs SET next_attempt_at = ?3, last_error = ?4, updated_at = ?5
+                 WHERE interview_id = ?1 AND trigger = ?2",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    job.trigger.interview_id,
+                    job.trigger.status,
+                    next_attempt_at,
+                    error,
+                    now
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.sql(e))
     }
 
     /// Records a failed attempt; the job is tried again from `next_attempt_at`.
@@ -460,17 +514,20 @@ impl Discovery<'_> {
         Ok(())
     }
 
-    /// Commits the jobs found and the new high-water mark; returns how many jobs were new.
-    pub fn finish(self, high_water_mark: i64) -> Result<u64, CheckpointError> {
+    /// Commits the jobs found and, when given, a new high-water mark (the mark never moves
+    /// back); returns how many jobs were new.
+    pub fn finish(self, high_water_mark: Option<i64>) -> Result<u64, CheckpointError> {
         let path = &self.path;
         let sql = |e| CheckpointError::sqlite(path, e);
-        self.tx
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ('high_water_mark', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![high_water_mark],
-            )
-            .map_err(&sql)?;
+        if let Some(mark) = high_water_mark {
+            self.tx
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('high_water_mark', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                    params![mark],
+                )
+                .map_err(&sql)?;
+        }
         self.tx.commit().map_err(sql)?;
         Ok(self.new_jobs)
     }
@@ -518,7 +575,7 @@ mod tests {
             .unwrap();
         disc.add(&trigger("a", "MANUAL_REVIEW_APPROVED", 9), 100)
             .unwrap();
-        assert_eq!(disc.finish(1_000).unwrap(), 3);
+        assert_eq!(disc.finish(Some(1_000)).unwrap(), 3);
         assert_eq!(cp.high_water_mark().unwrap(), Some(1_000));
         let due: Vec<_> = cp
             .due_jobs(100, 10)
@@ -542,7 +599,7 @@ mod tests {
         disc.add(&trigger("a", "ONBOARDING_FINISHED", 1), 300)
             .unwrap();
         assert_eq!(
-            disc.finish(2_000).unwrap(),
+            disc.finish(Some(2_000)).unwrap(),
             0,
             "a finished job is not found again"
         );
@@ -557,7 +614,7 @@ mod tests {
         let mut disc = cp.discovery().unwrap();
         disc.add(&trigger("a", "ONBOARDING_FINISHED", 1), 100)
             .unwrap();
-        disc.finish(1).unwrap();
+        disc.finish(Some(1)).unwrap();
         let job = cp.due_jobs(100, 10).unwrap().remove(0);
         assert_eq!((job.attempts, job.first_failure_at), (0, None));
         cp.mark_failed(&job, "HTTP 404", 400, 100).unwrap();
@@ -567,6 +624,10 @@ mod tests {
         cp.mark_failed(&job, "HTTP 404", 900, 400).unwrap();
         let job = cp.due_jobs(900, 10).unwrap().remove(0);
         assert_eq!((job.attempts, job.first_failure_at), (2, Some(100)));
+        cp.defer(&job, "HTTP 429", 1_000, 900).unwrap();
+        let job = cp.due_jobs(1_000, 10).unwrap().remove(0);
+        assert_eq!(job.attempts, 2, "throttling is not an attempt");
+        assert!(cp.due_jobs(999, 10).unwrap().is_empty());
         cp.mark_given_up(&job.trigger, "gave up", 900).unwrap();
         assert!(cp.due_jobs(i64::MAX, 10).unwrap().is_empty());
         assert_eq!(cp.prune(901).unwrap(), 1);
@@ -583,7 +644,7 @@ mod tests {
         ));
         let other = Checkpoint::open(&d, "other").unwrap();
         drop(other);
-        cp.discovery().unwrap().finish(42).unwrap();
+        cp.discovery().unwrap().finish(Some(42)).unwrap();
         drop(cp);
         let cp = Checkpoint::open(&d, "my input/1").unwrap();
         assert_eq!(cp.high_water_mark().unwrap(), Some(42));
@@ -615,12 +676,20 @@ mod tests {
     }
 
     #[test]
-    fn something_that_is_not_a_file_is_moved_aside_too() {
+    fn a_checkpoint_that_cannot_be_opened_is_left_alone_with_an_error() {
+        // Not damaged, just not usable by this user: moving it aside would re-enrich the whole
+        // backfill window for nothing.
         let d = dir("notafile");
         std::fs::create_dir_all(d.join("prod.sqlite")).unwrap();
-        let cp = Checkpoint::open(&d, "prod").unwrap();
-        assert!(cp.pending().is_ok());
-        drop(cp);
+        let error = Checkpoint::open(&d, "prod")
+            .err()
+            .expect("cannot be opened");
+        assert!(
+            matches!(error, CheckpointError::Unopenable { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("may read and write"), "{error}");
+        assert!(d.join("prod.sqlite").is_dir(), "left where it was");
         std::fs::remove_dir_all(d).unwrap();
     }
 
@@ -645,7 +714,7 @@ mod tests {
                 )
                 .err()
             })
-            .or_else(|| disc.finish(1).err())
+            .or_else(|| disc.finish(Some(1)).err())
             .expect("the file cannot grow");
         assert!(matches!(error, CheckpointError::Full { .. }), "{error:?}");
         assert!(

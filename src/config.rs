@@ -361,7 +361,8 @@ fn shorten(value: &str) -> String {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether a URL names this host (localhost, 127.0.0.0/8, ::1).
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

@@ -98,6 +98,12 @@ pub enum IncodeError {
         /// What is wrong.
         detail: String,
     },
+    /// Not sent: Incode throttles this input for longer than a pass waits.
+    #[error("not sent: Incode asked to wait {} s before the next request (429 Retry-After)", .wait.as_secs())]
+    Throttled {
+        /// How long is left to wait.
+        wait: Duration,
+    },
     /// The input is shutting down.
     #[error("not sent: the input is shutting down")]
     Stopped,
@@ -108,6 +114,7 @@ impl IncodeError {
     pub fn status(&self) -> Option<u16> {
         match self {
             IncodeError::Status { status, .. } => Some(*status),
+            IncodeError::Throttled { .. } => Some(429),
             IncodeError::ProxyRefused { .. } => Some(407),
             IncodeError::BadApiKey => Some(403),
             IncodeError::BadCredentials => Some(401),
@@ -128,6 +135,7 @@ impl IncodeError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             IncodeError::Status { retry_after, .. } => *retry_after,
+            IncodeError::Throttled { wait } => Some(*wait),
             _ => None,
         }
     }
@@ -296,6 +304,19 @@ impl Incode {
         })
     }
 
+    /// How long Incode asked every request to wait (after a 429), from now.
+    pub fn pause(&self) -> Duration {
+        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        until.map_or(Duration::ZERO, |u| {
+            u.saturating_duration_since(Instant::now())
+        })
+    }
+
+    /// Whether Incode's throttling outlasts what a pass waits for: no request should start.
+    pub fn throttled_beyond_pass(&self) -> bool {
+        self.pause() > MAX_IN_PASS_WAIT
+    }
+
     /// Ends the waits of the requests in flight: their results would not be used.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
@@ -312,15 +333,16 @@ impl Incode {
 
     /// `GET /omni/get/score?id=<interviewId>`: the score response as Incode sent it.
     pub async fn score(&self, interview_id: &str) -> Result<Response, IncodeError> {
+        // The token comes outside the retries: a login has retries of its own.
+        let (mut token, generation) = self.token().await?;
         let mut logged_in_again = false;
         self.with_retries(SCORE, async || {
-            let (token, generation) = self.token().await?;
             match self.get_score(interview_id, &token).await {
                 Err(IncodeError::Status { status: 401, .. }) if !logged_in_again => {
                     // The executive token expired or was revoked: one fresh login, then again.
                     logged_in_again = true;
                     self.forget_token(generation).await;
-                    let (token, _) = self.token().await?;
+                    token = self.token().await?.0;
                     self.get_score(interview_id, &token).await
                 }
                 other => other,
@@ -335,7 +357,7 @@ impl Incode {
         let mut hardware_id =
             HeaderValue::from_str(token.expose()).map_err(|_| IncodeError::Malformed {
                 what: LOGIN,
-                detail: "the token is not a valid header value".into(),
+                detail: "the token it returned is not a valid header value".into(),
             })?;
         hardware_id.set_sensitive(true);
         self.send(
@@ -412,22 +434,22 @@ impl Incode {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
-            if error.status() == Some(429) {
-                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-            }
-            if !error.is_transient() || retry + 1 >= self.backoff.attempts {
-                return Err(error);
-            }
             let wait = error
                 .retry_after()
                 .unwrap_or_else(|| self.backoff.delay(retry));
-            if wait > MAX_IN_PASS_WAIT {
-                return Err(error);
-            }
             if error.status() == Some(429) {
+                // Throttling applies to the whole input: every request waits, even when the wait
+                // outlasts the pass (the requests not yet sent then wait for a later pass).
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 let until = Instant::now() + wait;
                 let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
                 *paused = Some(paused.map_or(until, |p| p.max(until)));
+            }
+            if !error.is_transient()
+                || retry + 1 >= self.backoff.attempts
+                || wait > MAX_IN_PASS_WAIT
+            {
+                return Err(error);
             }
             log::debug!(
                 "event=incode_retry call=\"{what}\" wait_ms={} error=\"{error}\"",
@@ -440,11 +462,11 @@ impl Incode {
     }
 
     async fn wait_for_pause(&self) -> Result<(), IncodeError> {
-        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = until {
-            self.sleep(until.saturating_duration_since(Instant::now()))
-                .await?;
+        let pause = self.pause();
+        if pause > MAX_IN_PASS_WAIT {
+            return Err(IncodeError::Throttled { wait: pause });
         }
+        self.sleep(pause).await?;
         if self.stopping() {
             return Err(IncodeError::Stopped);
         }
@@ -506,7 +528,12 @@ impl Incode {
         }
         let malformed = |detail: String, body: &[u8]| IncodeError::Malformed {
             what,
-            detail: format!("{detail}; the answer starts with: {}", http::excerpt(body)),
+            // A login answer may hold the token: never quoted.
+            detail: if what == LOGIN {
+                detail
+            } else {
+                format!("{detail}; the answer starts with: {}", http::excerpt(body))
+            },
         };
         let text = String::from_utf8(body).map_err(|e| malformed(e.to_string(), e.as_bytes()))?;
         let value =

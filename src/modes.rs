@@ -165,7 +165,12 @@ fn live_check(config: &InputConfig, metadata: &Metadata) -> Result<(), Error> {
     }
     // One secret typed again, the other still masked: read the masked one from the store.
     let stored = |field: &'static str| -> Option<crate::secret::Secret> {
-        let splunkd = Splunkd::new(&metadata.server_uri, &metadata.session_key, None).ok()?;
+        let splunkd = Splunkd::new(
+            &metadata.server_uri,
+            &metadata.session_key,
+            crate::splunkd::splunk_home().as_deref(),
+        )
+        .ok()?;
         splunkd
             .read_password(&secrets::realm(&config.name), field)
             .ok()

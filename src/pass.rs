@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,7 +20,7 @@ use crate::modinput::{Event, EventTime, EventWriter, Metadata};
 use crate::retry::{Backoff, next_pass_delay};
 use crate::score::{self, TRIGGERS, Trigger};
 use crate::secrets;
-use crate::splunkd::{IndexWindow, Splunkd};
+use crate::splunkd::{self, IndexWindow, Splunkd};
 
 /// Discovery searches again this far behind the last high-water mark: events become searchable
 /// some time after their index time, and a window that started exactly at the mark would miss
@@ -100,7 +99,7 @@ pub fn run(
         let splunkd = Splunkd::new(
             &metadata.server_uri,
             &metadata.session_key,
-            splunk_home().as_deref(),
+            splunkd::splunk_home().as_deref(),
         )?;
         let credentials = secrets::resolve(&splunkd, config)?;
         (
@@ -114,7 +113,15 @@ pub fn run(
     };
     let jobs = checkpoint.due_jobs(now, MAX_JOBS_PER_PASS)?;
     let mut outcome = Ok(());
-    if !jobs.is_empty() && !stop.load(Ordering::Relaxed) {
+    let throttled_until = checkpoint.throttled_until()?.filter(|&until| until > now);
+    if let Some(until) = throttled_until {
+        info!(
+            "event=incode_throttled Incode asked this input to wait {} s more (429 Retry-After); \
+             the {} sessions due wait too",
+            until - now,
+            jobs.len()
+        );
+    } else if !jobs.is_empty() && !stop.load(Ordering::Relaxed) {
         let incode = Incode::new(config, credentials, Backoff::SCORE, stop.clone())?;
         let mut pass = Enrichment {
             config,
@@ -127,14 +134,28 @@ pub fn run(
             .interval
             .map_or(DEFAULT_BUDGET, |i| i.mul_f64(0.8).max(MIN_BUDGET));
         outcome = incode::runtime()?.block_on(async {
-            incode.login().await?;
+            match incode.login().await {
+                // Stopped while signing in: a normal end, not an error.
+                Err(IncodeError::Stopped) => return Ok(()),
+                other => other?,
+            }
             pass.run(&incode, &jobs, started + budget, stop).await
         });
+        if incode.throttled_beyond_pass() {
+            checkpoint.set_throttled_until(epoch_seconds() + incode.pause().as_secs() as i64)?;
+        }
         summary.retried = incode.stats.retries.load(Ordering::Relaxed);
         summary.throttled = incode.stats.throttled.load(Ordering::Relaxed);
     }
-    checkpoint.prune(now - RETENTION_SECONDS)?;
-    summary.backlog = checkpoint.pending()?;
+    // Housekeeping must not hide the pass's own error, which comes first.
+    match checkpoint
+        .prune(now - RETENTION_SECONDS)
+        .and_then(|_| checkpoint.pending())
+    {
+        Ok(backlog) => summary.backlog = backlog,
+        Err(e) if outcome.is_ok() => outcome = Err(e.into()),
+        Err(_) => {}
+    }
     info!(
         "event=pass_finished found={} enriched={} retried={} throttled={} deferred={} given_up={} \
          backlog={} duration_ms={}{}",
@@ -156,7 +177,12 @@ pub fn run(
 }
 
 /// Step 2: finds the triggering webhook events indexed since the last pass and records them as
-/// jobs; returns how many were new. The high-water mark moves only when the search succeeded.
+/// jobs; returns how many were new.
+///
+/// The high-water mark moves only when the search succeeded, and only up to the latest index
+/// time among its results: splunkd answers some failed searches with an empty 200, which must not
+/// move the window past events it never returned. A quiet period makes the next window longer,
+/// never shorter.
 fn discover(
     splunkd: &Splunkd,
     checkpoint: &mut Checkpoint,
@@ -176,10 +202,14 @@ fn discover(
     let mut discovery = checkpoint.discovery()?;
     let mut failure = None;
     let (mut skipped, mut stopped) = (0u64, false);
+    let mut latest_index_time: Option<i64> = None;
     let summary = splunkd.export(&search(window), window, |row| {
         if stop.load(Ordering::Relaxed) {
             stopped = true;
             return false;
+        }
+        if let Some(it) = text(row, "it").and_then(|it| it.parse::<f64>().ok()) {
+            latest_index_time = latest_index_time.max(Some(it as i64));
         }
         match trigger(row) {
             Some(t) => failure = discovery.add(&t, now).err(),
@@ -194,10 +224,15 @@ fn discover(
         // Not committed: the next pass searches the same window again.
         return Ok(0);
     }
-    let found = discovery.finish(now)?;
+    let mark = latest_index_time.map(|it| it.min(now));
+    let found = discovery.finish(mark)?;
     debug!(
-        "event=discovery index_earliest={} index_latest={} rows={} skipped={skipped} new={found}",
-        window.earliest, window.latest, summary.rows
+        "event=discovery index_earliest={} index_latest={} rows={} skipped={skipped} new={found} \
+         high_water_mark={}",
+        window.earliest,
+        window.latest,
+        summary.rows,
+        mark.map_or("unchanged".into(), |m| m.to_string())
     );
     Ok(found)
 }
@@ -209,23 +244,26 @@ fn search(window: IndexWindow) -> String {
     format!(
         "search `incode_index` sourcetype IN (\"incode:onboarding\", \"incode:session\", \
          \"incode:webhook\") onboardingStatus IN ({statuses}) _index_earliest={} \
-         _index_latest={} | eval t=_time | table interviewId onboardingStatus clientId flowId \
-         externalCustomerId externalId t",
+         _index_latest={} | eval t=_time, it=_indextime | table interviewId onboardingStatus \
+         clientId flowId externalCustomerId externalId t it",
         window.earliest, window.latest
     )
 }
 
+/// A field of a result row: splunkd sends each as a string, or an array when it has several
+/// values (the first is taken).
+fn text(row: &Map<String, Value>, name: &str) -> Option<String> {
+    match row.get(name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(values) => values.first()?.as_str().map(str::to_owned),
+        _ => None,
+    }
+    .filter(|s| !s.is_empty())
+}
+
 /// A result row as a trigger; rows without an interview id or with another status are skipped.
 fn trigger(row: &Map<String, Value>) -> Option<Trigger> {
-    // splunkd sends each field as a string, or an array when it has several values.
-    let field = |name: &str| -> Option<String> {
-        match row.get(name)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Array(values) => values.first()?.as_str().map(str::to_owned),
-            _ => None,
-        }
-        .filter(|s| !s.is_empty())
-    };
+    let field = |name: &str| text(row, name);
     let status = field("onboardingStatus").filter(|s| TRIGGERS.contains(&s.as_str()))?;
     let time_ms = field("t")
         .and_then(|t| t.parse::<f64>().ok())
@@ -279,7 +317,7 @@ impl<W: Write> Enrichment<'_, W> {
         self.checkpoint.begin()?;
         loop {
             let stopped = stop.load(Ordering::Relaxed);
-            if stopped && give_up_at.is_none() {
+            if (stopped || outcome.is_err()) && give_up_at.is_none() {
                 give_up_at = Some(tokio::time::Instant::now() + STOP_GRACE);
             }
             if !budget_reached && Instant::now() >= until && sent < jobs.len() {
@@ -291,7 +329,10 @@ impl<W: Write> Enrichment<'_, W> {
                     jobs.len()
                 );
             }
-            let stopping = outcome.is_err() || stopped || Instant::now() >= until;
+            let stopping = outcome.is_err()
+                || stopped
+                || Instant::now() >= until
+                || incode.throttled_beyond_pass();
             while !stopping
                 && sent < jobs.len()
                 && in_flight.len() < concurrency
@@ -359,6 +400,22 @@ impl<W: Write> Enrichment<'_, W> {
             }
             Err(IncodeError::Stopped) => {}
             Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.status() == Some(429) => {
+                // Throttling says nothing about the interview: no attempt is counted.
+                let wait = e.retry_after().unwrap_or_else(|| next_pass_delay(1));
+                self.checkpoint
+                    .defer(job, &e.to_string(), now + wait.as_secs() as i64, now)?;
+                self.summary.deferred += 1;
+                warn!(
+                    "event=incode_error interviewId={} trigger={} status=429 attempts={} \
+                     next_attempt_in_s={} error=\"{}\"",
+                    trigger.interview_id,
+                    trigger.status,
+                    job.attempts,
+                    wait.as_secs(),
+                    e.to_string().replace('"', "'")
+                );
+            }
             Err(e) => {
                 let attempts = job.attempts + 1;
                 let first_failure = job.first_failure_at.unwrap_or(now);
@@ -419,19 +476,6 @@ fn timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// `$SPLUNK_HOME`, from the environment splunkd gives its inputs, else from this executable's
-/// place in `$SPLUNK_HOME/etc/apps/TA-incode/linux_x86_64/bin/incode`.
-fn splunk_home() -> Option<PathBuf> {
-    std::env::var_os("SPLUNK_HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            let home = exe.ancestors().nth(6)?;
-            home.join("etc/apps").is_dir().then(|| home.to_path_buf())
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +521,7 @@ mod tests {
         });
         assert!(spl.starts_with("search `incode_index` "));
         assert!(spl.contains("_index_earliest=100 _index_latest=200"));
+        assert!(spl.contains("| eval t=_time, it=_indextime | table "));
         assert!(spl.contains(
             "onboardingStatus IN (\"ONBOARDING_FINISHED\", \"MANUAL_REVIEW_APPROVED\", \"MANUAL_REVIEW_REJECTED\")"
         ));

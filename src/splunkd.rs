@@ -179,7 +179,7 @@ impl Splunkd {
                 builder = builder
                     .tls_certs_only(certs)
                     .tls_danger_accept_invalid_hostnames(true);
-            } else if is_loopback(&root) {
+            } else if crate::config::is_loopback(&root) {
                 builder = builder.tls_danger_accept_invalid_certs(true);
             }
         }
@@ -245,6 +245,14 @@ impl Splunkd {
             "storage/passwords/{}",
             encode(&credential_entity(realm, name))
         ));
+        let update = || {
+            self.send(
+                WHAT,
+                self.http
+                    .post(entity.clone())
+                    .form(&[("password", secret.expose())]),
+            )
+        };
         let (status, body) = self.send(WHAT, self.http.get(entity.clone()))?;
         let (status, body) = match status {
             StatusCode::NOT_FOUND => {
@@ -253,25 +261,13 @@ impl Splunkd {
                     ("password", secret.expose()),
                     ("realm", realm),
                 ]);
-                let (status, body) = self.send(WHAT, create)?;
-                if status == StatusCode::CONFLICT {
+                match self.send(WHAT, create)? {
                     // Created meanwhile by another run: update it instead.
-                    self.send(
-                        WHAT,
-                        self.http
-                            .post(entity)
-                            .form(&[("password", secret.expose())]),
-                    )?
-                } else {
-                    (status, body)
+                    (StatusCode::CONFLICT, _) => update()?,
+                    created => created,
                 }
             }
-            s if s.is_success() => self.send(
-                WHAT,
-                self.http
-                    .post(entity)
-                    .form(&[("password", secret.expose())]),
-            )?,
+            s if s.is_success() => update()?,
             _ => (status, body),
         };
         if status.is_success() {
@@ -404,8 +400,8 @@ impl Splunkd {
 
 /// Reads the body of `search/jobs/export` (`output_mode=json`: one JSON object per line, with a
 /// `result` row, `results` rows or `messages`) and hands each row to `on_row` as it is parsed;
-/// `on_row` returns false to stop reading. A message of type ERROR or FATAL, or a stream that
-/// breaks off or is not JSON, is an error.
+/// `on_row` returns false to stop reading. A message of type ERROR or FATAL, a warning that the
+/// results may be incomplete, or a stream that breaks off or is not JSON, is an error.
 pub fn read_export(
     body: impl std::io::Read,
     mut on_row: impl FnMut(&Map<String, Value>) -> bool,
@@ -420,11 +416,12 @@ pub fn read_export(
                 summary.rows
             ))
         })?;
-        if let Some(m) = line
-            .messages
-            .iter()
-            .find(|m| matches!(m.kind.as_str(), "ERROR" | "FATAL"))
-        {
+        // An error ends the search; a warning that results may be incomplete (a search peer
+        // down, say) makes them partial: either way the window must be searched again.
+        if let Some(m) = line.messages.iter().find(|m| {
+            matches!(m.kind.as_str(), "ERROR" | "FATAL")
+                || (m.kind == "WARN" && m.text.to_ascii_lowercase().contains("incomplete"))
+        }) {
             return Err(SplunkdError::Search(format!(
                 "splunkd says: {} {}",
                 m.kind, m.text
@@ -447,6 +444,19 @@ pub struct ExportSummary {
     pub rows: u64,
 }
 
+/// `$SPLUNK_HOME`, from the environment splunkd gives its inputs, else from this executable's
+/// place in `$SPLUNK_HOME/etc/apps/TA-incode/linux_x86_64/bin/incode`.
+pub fn splunk_home() -> Option<PathBuf> {
+    std::env::var_os("SPLUNK_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            let home = exe.ancestors().nth(6)?;
+            home.join("etc/apps").is_dir().then(|| home.to_path_buf())
+        })
+}
+
 /// storage/passwords names an entity `<realm>:<name>:`, with `:` inside either part escaped as
 /// `\:`.
 pub fn credential_entity(realm: &str, name: &str) -> String {
@@ -459,15 +469,6 @@ pub fn credential_entity(realm: &str, name: &str) -> String {
 
 fn encode(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// What to do about a splunkd certificate that was refused; `ca` is the CA file it had to
@@ -643,6 +644,10 @@ mod tests {
                 "broke off after 1 rows",
             ),
             ("<html>", "broke off after 0 rows"),
+            (
+                "{\"messages\":[{\"type\":\"WARN\",\"text\":\"Search results might be incomplete: the search process on peer idx2 ended prematurely.\"}]}",
+                "might be incomplete",
+            ),
         ] {
             let err = read_export(bad.as_bytes(), |_| true).unwrap_err();
             assert!(err.to_string().contains(says), "{err}");

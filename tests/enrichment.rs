@@ -175,11 +175,11 @@ fn later_passes_read_masked_secrets_and_fetch_only_whats_new() {
         "masked secrets are not stored again"
     );
 
-    // The second window starts at the first pass's high-water mark less the overlap.
+    // The second window starts at the first pass's high-water mark (the latest index time it
+    // saw) less the overlap.
     let exports = w.splunkd.exports();
-    let latest_1: i64 = exports[0].form["index_latest"].parse().unwrap();
     let earliest_2: i64 = exports[1].form["index_earliest"].parse().unwrap();
-    assert_eq!(earliest_2, latest_1 - 600);
+    assert_eq!(earliest_2, t - 100 - 600);
     let earliest_time: i64 = exports[1].form["earliest_time"].parse().unwrap();
     assert!(earliest_time <= earliest_2 - 7 * 24 * 3600);
 }
@@ -221,7 +221,9 @@ fn a_manual_review_decision_triggers_one_fresh_fetch() {
 
 #[test]
 fn throttling_is_retried_after_retry_after_and_pauses_every_worker() {
-    let w = World::new("throttle");
+    let mut w = World::new("throttle");
+    w.set("max_concurrency", "2");
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(100);
     let t = now();
     for i in 0..6 {
         w.webhook(
@@ -246,6 +248,25 @@ fn throttling_is_retried_after_retry_after_and_pauses_every_worker() {
         line.contains("enriched=6 retried=2 throttled=2 deferred=0"),
         "{line}"
     );
+    // The pause held every request back, not just t0's: after the first 429, nothing was
+    // sent for about the Retry-After second.
+    let state = w.incode.state.lock().unwrap();
+    let first_429 = state
+        .score_requests
+        .iter()
+        .position(|id| id == "t0")
+        .unwrap();
+    let at = state.score_times[first_429];
+    for (id, sent) in state.score_requests.iter().zip(&state.score_times) {
+        // The request sent together with t0's (the first burst) is not held back.
+        if *sent > at + Duration::from_millis(50) {
+            assert!(
+                sent.duration_since(at) >= Duration::from_millis(900),
+                "{id} sent {:?} after the 429",
+                sent.duration_since(at)
+            );
+        }
+    }
 }
 
 #[test]
@@ -387,6 +408,10 @@ fn malformed_json_from_incode_is_deferred() {
 #[test]
 fn a_failed_search_does_not_advance_the_high_water_mark() {
     for failure in [
+        ExportFailure::Message(
+            "WARN",
+            "Search results might be incomplete: peer idx2 is down.",
+        ),
         ExportFailure::Http(
             400,
             "FATAL",
@@ -425,6 +450,31 @@ fn a_failed_search_does_not_advance_the_high_water_mark() {
             exports[2].form["index_earliest"]
         );
     }
+}
+
+#[test]
+fn an_empty_answer_to_the_search_does_not_move_the_window_past_unseen_events() {
+    // splunkd answers some failed searches (an eval error, a lookup that fails) with 200 and an
+    // empty body: indistinguishable from "nothing new", so it must not advance the mark.
+    let w = World::new("emptyok");
+    let t = now();
+    w.webhook("a", "ONBOARDING_FINISHED", (t - 701) as f64, t - 700);
+    assert_eq!(ids(&events(&w.run())), ["a"]);
+    w.webhook("b", "ONBOARDING_FINISHED", (t - 651) as f64, t - 650);
+    w.splunkd.state.lock().unwrap().export_failure = Some(ExportFailure::EmptyOk);
+    let run = w.run();
+    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    w.splunkd.state.lock().unwrap().export_failure = None;
+    assert_eq!(
+        ids(&events(&w.run())),
+        ["b"],
+        "b, indexed before the empty answer, is found"
+    );
+    let exports = w.splunkd.exports();
+    assert_eq!(
+        exports[1].form["index_earliest"],
+        exports[2].form["index_earliest"]
+    );
 }
 
 #[test]
@@ -1010,4 +1060,67 @@ fn an_oversized_answer_from_incode_is_refused() {
     assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
     assert!(run.stderr.contains("larger than 10485760 bytes"), "{run:?}");
     assert!(summary(&run).contains("deferred=1"));
+}
+
+#[test]
+fn a_long_retry_after_stops_the_pass_and_the_next_one_waits_without_counting_attempts() {
+    let mut w = World::new("longthrottle");
+    let t = now();
+    for i in 0..20 {
+        w.webhook(
+            &format!("x{i:02}"),
+            "ONBOARDING_FINISHED",
+            (t - 11) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+        w.incode
+            .script(&format!("x{i:02}"), vec![Answer::throttled("600")]);
+    }
+    w.set("max_concurrency", "2");
+    let run = w.run();
+    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    let sent = w.incode.score_requests().len();
+    assert!(
+        sent <= 2,
+        "{sent} requests sent after Incode asked to wait 10 minutes"
+    );
+    assert!(summary(&run).contains("backlog=20"), "{run:?}");
+    let attempts: i64 = w
+        .checkpoint()
+        .query_row("SELECT max(attempts) FROM jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(attempts, 0, "throttling is not a failure of the interview");
+    // The next run respects the wait: no login, no request.
+    let logins = w.incode.logins();
+    let run = w.run();
+    assert!(run.stderr.contains("event=incode_throttled"), "{run:?}");
+    assert_eq!(
+        (w.incode.logins(), w.incode.score_requests().len()),
+        (logins, sent)
+    );
+}
+
+#[test]
+fn concurrent_requests_that_meet_an_expired_token_share_one_fresh_login() {
+    let mut w = World::new("401-concurrent");
+    let t = now();
+    for i in 0..12 {
+        w.webhook(
+            &format!("c{i:02}"),
+            "ONBOARDING_FINISHED",
+            (t - 11) as f64 + i as f64 / 1000.0,
+            t - 10,
+        );
+    }
+    *w.incode.latency.lock().unwrap() = Duration::from_millis(30);
+    w.incode.state.lock().unwrap().expire_tokens_after = Some(3);
+    w.set("max_concurrency", "4");
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(events(&run).len(), 12, "{run:?}");
+    assert_eq!(
+        w.incode.logins(),
+        2,
+        "one login, then exactly one fresh login"
+    );
 }

@@ -75,6 +75,8 @@ pub struct State {
     pub login_script: VecDeque<Answer>,
     /// Every score request's interview id, in arrival order.
     pub score_requests: Vec<String>,
+    /// When each score request arrived.
+    pub score_times: Vec<std::time::Instant>,
     pub seen: Vec<Seen>,
     /// Invalidate every token after this many score requests (token expiry mid-pass).
     pub expire_tokens_after: Option<usize>,
@@ -128,6 +130,7 @@ impl FakeIncode {
             scripts: BTreeMap::new(),
             login_script: VecDeque::new(),
             score_requests: vec![],
+            score_times: vec![],
             seen: vec![],
             expire_tokens_after: None,
         }));
@@ -239,6 +242,7 @@ fn handle(
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_default();
             s.score_requests.push(id.clone());
+            s.score_times.push(std::time::Instant::now());
             if s.expire_tokens_after == Some(s.score_requests.len()) {
                 s.tokens.clear();
             }

@@ -33,6 +33,8 @@ pub enum ExportFailure {
     Message(&'static str, &'static str),
     /// The stream stops in the middle of a row.
     Broken,
+    /// 200 and an empty body, as splunkd answers some failed searches.
+    EmptyOk,
 }
 
 /// A request as the fake saw it.
@@ -335,6 +337,9 @@ fn export(s: &State, form: &BTreeMap<String, String>) -> (u16, Box<dyn Read + Se
             )),
         );
     }
+    if let Some(ExportFailure::EmptyOk) = &s.export_failure {
+        return (200, Box::new(std::io::empty()));
+    }
     if let Some(ExportFailure::Http(status, kind, text)) = &s.export_failure {
         return (
             *status,
@@ -350,10 +355,10 @@ fn export(s: &State, form: &BTreeMap<String, String>) -> (u16, Box<dyn Read + Se
         fields
             .iter()
             .filter_map(|f| {
-                let value = if f == "t" {
-                    Some(json!(format!("{:.3}", e.time)))
-                } else {
-                    e.raw.get(f).cloned()
+                let value = match f.as_str() {
+                    "t" => Some(json!(format!("{:.3}", e.time))),
+                    "it" => Some(json!(e.index_time.to_string())),
+                    _ => e.raw.get(f).cloned(),
                 };
                 value.map(|v| {
                     (
