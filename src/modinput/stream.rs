@@ -132,7 +132,8 @@ pub fn escape(text: &str, attribute: bool) -> String {
 
 /// Appends `text` to `out`, escaped: `<`, `>`, `&` (and `"` in an attribute) as entities; a
 /// carriage return as a character reference, because XML parsers turn a literal `\r\n` into
-/// `\n` and event data would not arrive unchanged; and without the characters XML 1.0 cannot
+/// `\n` and event data would not arrive unchanged (in an attribute, tab and line feed too, which
+/// attribute-value normalisation turns into spaces); and without the characters XML 1.0 cannot
 /// carry at all (C0 controls other than tab and line feed, U+FFFE, U+FFFF), one of which would
 /// make splunkd reject the whole stream. Event data is JSON, whose quotes need no escaping in
 /// element content, so most events are copied as they are.
@@ -146,6 +147,8 @@ pub fn push_escaped(out: &mut String, text: &str, attribute: bool) {
             b'&' => ("&amp;", 1),
             b'"' if attribute => ("&quot;", 1),
             b'\r' => ("&#13;", 1),
+            b'\t' if attribute => ("&#9;", 1),
+            b'\n' if attribute => ("&#10;", 1),
             b'\t' | b'\n' => continue,
             0..=0x1F => ("", 1),
             // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
@@ -245,5 +248,25 @@ mod tests {
             "é 😀 \u{FFFD} \u{EFBF}"
         );
         assert_eq!(escape("\u{FFFF}", true), "");
+        assert_eq!(escape("a\tb\nc\r", true), "a&#9;b&#10;c&#13;");
+    }
+
+    /// Found by the `event_stream` fuzz target (minimised input `0d 0a 0a 0d`): a line feed in
+    /// the stanza came back as a space, as XML attribute-value normalisation requires of a
+    /// literal tab or line feed.
+    #[test]
+    fn whitespace_in_the_stanza_parses_back() {
+        for stanza in ["\n", "incode://a\tb\r\nc"] {
+            let xml = written(&[Event {
+                stanza,
+                data: "\t\n",
+                ..Event::default()
+            }]);
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            let event = doc.root_element().first_element_child().unwrap();
+            assert_eq!(event.attribute("stanza"), Some(stanza), "{xml}");
+            let data = event.children().find(|n| n.has_tag_name("data")).unwrap();
+            assert_eq!(data.text(), Some("\t\n"), "{xml}");
+        }
     }
 }
