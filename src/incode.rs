@@ -13,6 +13,7 @@ use url::Url;
 use crate::config::{InputConfig, Proxy};
 use crate::http::{self, CertificateProblem, USER_AGENT};
 use crate::retry::{Backoff, parse_retry_after};
+use crate::score::Score;
 use crate::secret::Secret;
 use crate::splunkd::describe;
 
@@ -408,9 +409,9 @@ impl Incode {
             other => other?,
         };
         response
-            .value
+            .json()?
             .get("token")
-            .and_then(Value::as_str)
+            .as_str()
             .filter(|t| !t.is_empty())
             .map(Secret::new)
             .ok_or_else(|| IncodeError::Malformed {
@@ -526,19 +527,9 @@ impl Incode {
                 retry_after,
             });
         }
-        let malformed = |detail: String, body: &[u8]| IncodeError::Malformed {
-            what,
-            // A login answer may hold the token: never quoted.
-            detail: if what == LOGIN {
-                detail
-            } else {
-                format!("{detail}; the answer starts with: {}", http::excerpt(body))
-            },
-        };
-        let text = String::from_utf8(body).map_err(|e| malformed(e.to_string(), e.as_bytes()))?;
-        let value =
-            serde_json::from_str(&text).map_err(|e| malformed(e.to_string(), text.as_bytes()))?;
-        Ok(Response { text, value })
+        let text =
+            String::from_utf8(body).map_err(|e| malformed(what, e.to_string(), e.as_bytes()))?;
+        Ok(Response { what, text })
     }
 
     fn transport(&self, what: &'static str, e: &reqwest::Error) -> IncodeError {
@@ -584,13 +575,32 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, IncodeError> {
         .map_err(|e| IncodeError::Setup(format!("cannot start the I/O runtime: {e}")))
 }
 
-/// A successful answer: its text as received and its parsed value.
+/// A successful answer, as received.
 #[derive(Debug, Clone)]
 pub struct Response {
-    /// The body, valid JSON.
+    what: &'static str,
+    /// The body, valid UTF-8.
     pub text: String,
-    /// The body, parsed.
-    pub value: Value,
+}
+
+impl Response {
+    /// The body parsed, its strings borrowed from it; an answer that is not JSON is malformed.
+    pub fn json(&self) -> Result<Score<'_>, IncodeError> {
+        serde_json::from_str(&self.text)
+            .map_err(|e| malformed(self.what, e.to_string(), self.text.as_bytes()))
+    }
+}
+
+fn malformed(what: &'static str, detail: String, body: &[u8]) -> IncodeError {
+    IncodeError::Malformed {
+        what,
+        // A login answer may hold the token: never quoted.
+        detail: if what == LOGIN {
+            detail
+        } else {
+            format!("{detail}; the answer starts with: {}", http::excerpt(body))
+        },
+    }
 }
 
 fn proxy_for(proxy: &Proxy, password: Option<&Secret>) -> Result<reqwest::Proxy, IncodeError> {

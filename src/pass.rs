@@ -391,16 +391,23 @@ impl<W: Write> Enrichment<'_, W> {
     fn record(&mut self, job: &Job, result: Result<Response, IncodeError>) -> Result<(), Error> {
         let trigger = &job.trigger;
         let now = epoch_seconds();
-        match result {
-            Ok(score) => {
-                let data = score::score_event(trigger, &score.text, &score.value, &timestamp());
-                self.write(trigger, &data)?;
-                self.checkpoint.mark_done(trigger, now)?;
-                self.summary.enriched += 1;
-            }
-            Err(IncodeError::Stopped) => {}
-            Err(e) if e.is_fatal() => return Err(e.into()),
-            Err(e) if e.status() == Some(429) => {
+        let error = match result {
+            Ok(response) => match response.json() {
+                Ok(score) => {
+                    let data = score::score_event(trigger, &response.text, &score, &timestamp());
+                    self.write(trigger, &data)?;
+                    self.checkpoint.mark_done(trigger, now)?;
+                    self.summary.enriched += 1;
+                    return Ok(());
+                }
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        match error {
+            IncodeError::Stopped => {}
+            e if e.is_fatal() => return Err(e.into()),
+            e if e.status() == Some(429) => {
                 // Throttling says nothing about the interview: no attempt is counted.
                 let wait = e.retry_after().unwrap_or_else(|| next_pass_delay(1));
                 self.checkpoint
@@ -416,7 +423,7 @@ impl<W: Write> Enrichment<'_, W> {
                     e.to_string().replace('"', "'")
                 );
             }
-            Err(e) => {
+            e => {
                 let attempts = job.attempts + 1;
                 let first_failure = job.first_failure_at.unwrap_or(now);
                 let status = e.status().map_or("none".to_owned(), |s| s.to_string());

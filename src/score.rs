@@ -4,6 +4,9 @@
 //! bytes of an event.
 
 use serde_json::Value;
+/// Incode's score, parsed without copying its strings (`serde_json::Value` would allocate one for
+/// every key and value of a response of several kilobytes, for every session).
+pub use serde_json_borrow::Value as Score;
 
 /// The triggering webhook event an enrichment belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,21 +53,23 @@ const MODULES: [(&str, &str, &str); 4] = [
 ];
 
 /// The event for a fetched score. `raw` is the response as received (valid JSON), `score` the
-/// same parsed.
-pub fn score_event(trigger: &Trigger, raw: &str, score: &Value, enriched_at: &str) -> String {
+/// same parsed. Where a key appears twice in an object, the first counts.
+pub fn score_event(trigger: &Trigger, raw: &str, score: &Score<'_>, enriched_at: &str) -> String {
     let mut event = head(trigger, "ok", raw.len());
     let (status, value) = overall(score.get("overall"));
     event.field("overall_status", &status);
     event.field("overall_score", &value);
     for (key, status_field, score_field) in MODULES {
-        if let Some(module) = score.get(key).filter(|m| m.is_object()) {
+        let module = score.get(key);
+        if module.is_object() {
             let (status, value) = overall(module.get("overall"));
             event.field(status_field, &status);
             event.field(score_field, &value);
         }
     }
     event.field("failed_checks", &failed_checks(score));
-    if let Some(reason) = score.get("reasonMsg").filter(|r| !r.is_null()) {
+    let reason = score.get("reasonMsg");
+    if !reason.is_null() {
         event.field("reasonMsg", reason);
     }
     event.field("enriched_at", enriched_at);
@@ -166,24 +171,21 @@ fn compact(json: &str) -> std::borrow::Cow<'_, str> {
 /// `(status, score)` of an `overall` block: an empty or missing status is `null` (Incode sends
 /// `{"value": null, "status": ""}` even for sessions whose modules all passed, so empty is not a
 /// failure); the score is a number, or `null` when absent, empty or not numeric.
-fn overall(block: Option<&Value>) -> (Value, Value) {
+fn overall(block: &Score<'_>) -> (Value, Value) {
     let status = block
-        .and_then(|b| b.get("status"))
-        .and_then(Value::as_str)
+        .get("status")
+        .as_str()
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map_or(Value::Null, |s| s.into());
-    let score = block
-        .and_then(|b| b.get("value"))
-        .and_then(number)
-        .map_or(Value::Null, Value::from);
+    let score = number(block.get("value")).map_or(Value::Null, Value::from);
     (status, score)
 }
 
-fn number(value: &Value) -> Option<f64> {
+fn number(value: &Score<'_>) -> Option<f64> {
     match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        Score::Number(_) => value.as_f64(),
+        Score::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
         _ => None,
     }
 }
@@ -191,12 +193,12 @@ fn number(value: &Value) -> Option<f64> {
 /// Dotted paths of every check whose `status` is `FAIL`: `module.list.key` for list entries,
 /// `module.name` for named checks; `overall` blocks are summarised elsewhere and skipped. Objects
 /// are walked in key order (lists in their own order), so the result does not depend on how
-/// Incode ordered its keys.
-pub fn failed_checks(score: &Value) -> Vec<String> {
+/// Incode ordered its keys; of a key that appears twice in an object, the first counts.
+pub fn failed_checks(score: &Score<'_>) -> Vec<String> {
     let mut failed = Vec::new();
-    if let Value::Object(modules) = score {
+    if let Some(modules) = score.as_object() {
         let mut path = String::with_capacity(128);
-        for (name, module) in modules.iter().filter(|(name, _)| *name != "overall") {
+        for (name, module) in sorted(modules) {
             path.clear();
             path.push_str(name);
             walk(module, &mut path, 0, &mut failed);
@@ -205,12 +207,26 @@ pub fn failed_checks(score: &Value) -> Vec<String> {
     failed
 }
 
+/// The fields of an object but `overall`, in key order, each key once (its first value).
+fn sorted<'a, 'ctx>(
+    object: &'a serde_json_borrow::ObjectAsVec<'ctx>,
+) -> Vec<(&'a str, &'a Score<'ctx>)> {
+    let mut fields: Vec<_> = object
+        .iter()
+        .filter(|(name, _)| *name != "overall")
+        .collect();
+    // Stable: of equal keys, the first stays first, and dedup keeps it.
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    fields.dedup_by(|later, first| later.0 == first.0);
+    fields
+}
+
 /// `path` is the dotted path of `value`; `depth` how many names follow the module's.
-fn walk(value: &Value, path: &mut String, depth: usize, failed: &mut Vec<String>) {
-    if depth > 0 && value.get("status").and_then(Value::as_str) == Some("FAIL") {
+fn walk(value: &Score<'_>, path: &mut String, depth: usize, failed: &mut Vec<String>) {
+    if depth > 0 && value.get("status").as_str() == Some("FAIL") {
         failed.push(path.clone());
     }
-    let mut child = |path: &mut String, name: &str, value: &Value| {
+    let mut child = |path: &mut String, name: &str, value: &Score<'_>| {
         let len = path.len();
         path.push('.');
         path.push_str(name);
@@ -218,16 +234,16 @@ fn walk(value: &Value, path: &mut String, depth: usize, failed: &mut Vec<String>
         path.truncate(len);
     };
     match value {
-        Value::Object(fields) => {
-            for (name, value) in fields.iter().filter(|(name, _)| *name != "overall") {
+        Score::Object(fields) => {
+            for (name, value) in sorted(fields) {
                 if value.is_object() || value.is_array() {
                     child(path, name, value);
                 }
             }
         }
-        Value::Array(items) => {
+        Score::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                match item.get("key").and_then(Value::as_str) {
+                match item.get("key").as_str() {
                     Some(key) => child(path, key, item),
                     None => child(path, &i.to_string(), item),
                 }
@@ -249,8 +265,8 @@ mod tests {
         std::fs::read_to_string(path).unwrap()
     }
 
-    fn fixture(name: &str) -> Value {
-        serde_json::from_str(&fixture_text(name)).unwrap()
+    fn failed_checks_of(raw: &str) -> Vec<String> {
+        failed_checks(&serde_json::from_str(raw).unwrap())
     }
 
     /// The top-level keys of a JSON object, in the order written.
@@ -294,12 +310,12 @@ mod tests {
         }
     }
 
-    fn event(score: &Value) -> Value {
-        let raw = score.to_string();
+    /// The event of the score `raw`, parsed.
+    fn event(raw: &str) -> Value {
         serde_json::from_str(&score_event(
             &trigger(),
-            &raw,
-            score,
+            raw,
+            &serde_json::from_str(raw).unwrap(),
             "2026-11-26T10:00:00.000Z",
         ))
         .unwrap()
@@ -310,7 +326,7 @@ mod tests {
         // Sorted by module and name: the same score gives the same list, whatever the order
         // of Incode's keys.
         assert_eq!(
-            failed_checks(&fixture("score_response_footprint_test_literal.json")),
+            failed_checks_of(&fixture_text("score_response_footprint_test_literal.json")),
             [
                 "idValidation.customFields.firstNameMatch",
                 "idValidation.customFields.lastNameMatch",
@@ -318,20 +334,26 @@ mod tests {
             ]
         );
         assert_eq!(
-            failed_checks(&fixture("score_response_onboarding_via_sonio.json")),
+            failed_checks_of(&fixture_text("score_response_onboarding_via_sonio.json")),
             [
                 "faceRecognition.nameMatch",
                 "idValidation.idSpecific.mrzLineFormatCheck"
             ]
         );
-        assert!(failed_checks(&fixture("score_response_face_authentication.json")).is_empty());
+        assert!(
+            failed_checks_of(&fixture_text("score_response_face_authentication.json")).is_empty()
+        );
     }
 
     #[test]
     fn fields_come_in_the_contracts_order_with_the_raw_score_last() {
         let raw = fixture_text("score_response_onboarding_via_sonio.json");
-        let score = fixture("score_response_onboarding_via_sonio.json");
-        let text = score_event(&trigger(), &raw, &score, "2026-11-26T10:00:00.000Z");
+        let text = score_event(
+            &trigger(),
+            &raw,
+            &serde_json::from_str(&raw).unwrap(),
+            "2026-11-26T10:00:00.000Z",
+        );
         assert_eq!(
             keys(&text),
             [
@@ -355,7 +377,11 @@ mod tests {
             ]
         );
         let e: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(e["score"], score, "the raw score is kept as received");
+        assert_eq!(
+            e["score"],
+            serde_json::from_str::<Value>(&raw).unwrap(),
+            "the raw score is kept as received"
+        );
         // Its keys keep Incode's order; only the pretty-printing whitespace is gone.
         let embedded = &text[text.find("\"score\":").unwrap() + 8..text.len() - 1];
         assert_eq!(keys(embedded), keys(&raw));
@@ -365,7 +391,7 @@ mod tests {
 
     #[test]
     fn an_empty_overall_is_null_not_a_failure() {
-        let e = event(&fixture("score_response_onboarding_via_sonio.json"));
+        let e = event(&fixture_text("score_response_onboarding_via_sonio.json"));
         assert_eq!(e["overall_status"], Value::Null);
         assert_eq!(e["overall_score"], Value::Null);
         assert_eq!(e["id_validation_status"], "OK");
@@ -374,7 +400,7 @@ mod tests {
 
     #[test]
     fn numbers_come_from_strings_and_absent_modules_are_omitted() {
-        let e = event(&fixture("score_response_footprint_test_literal.json"));
+        let e = event(&fixture_text("score_response_footprint_test_literal.json"));
         assert_eq!(e["overall_status"], "OK");
         assert_eq!(e["overall_score"], 100.0);
         // liveness and faceRecognition are null in this sample: no fields for them.
@@ -384,7 +410,7 @@ mod tests {
         );
         assert!(!obj.contains_key("reasonMsg"));
 
-        let e = event(&fixture("score_response_face_authentication.json"));
+        let e = event(&fixture_text("score_response_face_authentication.json"));
         assert_eq!(
             (e["overall_status"].clone(), e["overall_score"].clone()),
             ("OK".into(), 94.6.into())
@@ -406,7 +432,7 @@ mod tests {
             "governmentValidation": "unexpected",
             "deviceRisk": [{"key": null, "status": "FAIL"}, {"status": "OK"}]
         });
-        let e = event(&score);
+        let e = event(&score.to_string());
         assert_eq!(e["overall_status"], "WARN");
         assert_eq!(e["overall_score"], 12.5);
         assert_eq!(e["id_validation_score"], Value::Null);
@@ -415,9 +441,18 @@ mod tests {
         assert_eq!(e["face_recognition_status"], Value::Null);
         assert!(e.get("government_validation_status").is_none());
         assert_eq!(e["failed_checks"], serde_json::json!(["deviceRisk.0"]));
-        let not_an_object = event(&Value::Null);
+        let not_an_object = event("null");
         assert_eq!(not_an_object["overall_status"], Value::Null);
         assert_eq!(not_an_object["failed_checks"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn keys_are_walked_in_order_and_a_repeated_key_counts_once() {
+        let raw = r#"{"overall": {"status": "OK"}, "overall": {"status": "FAIL"},
+            "b": {"x": {"status": "FAIL"}, "overall": {"status": "FAIL"}},
+            "a": {"y": {"status": "FAIL"}, "y": {"status": "FAIL"}, "w": [{"status": "FAIL"}]}}"#;
+        assert_eq!(failed_checks_of(raw), ["a.w.0", "a.y", "b.x"]);
+        assert_eq!(event(raw)["overall_status"], "OK");
     }
 
     #[test]

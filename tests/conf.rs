@@ -1059,9 +1059,14 @@ fn score_events_in_the_corpus_are_what_the_modular_input_writes() {
             score: Option<&'a serde_json::value::RawValue>,
         }
         let raw: Raw = serde_json::from_str(&text).unwrap();
-        let written = match (raw.score, json.get("score")) {
-            (Some(raw), Some(score)) => score_event(&trigger, raw.get(), score, &enriched_at),
-            _ => error_event(&trigger, &field("error").unwrap(), &enriched_at),
+        let written = match raw.score {
+            Some(raw) => score_event(
+                &trigger,
+                raw.get(),
+                &serde_json::from_str(raw.get()).unwrap(),
+                &enriched_at,
+            ),
+            None => error_event(&trigger, &field("error").unwrap(), &enriched_at),
         };
         if std::env::var_os("TA_INCODE_BLESS").is_some() {
             // Regenerates the corpus after a deliberate change of the event layout.
