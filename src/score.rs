@@ -146,23 +146,34 @@ fn compact(json: &str) -> std::borrow::Cow<'_, str> {
     if !json.contains(['\n', '\r']) {
         return std::borrow::Cow::Borrowed(json);
     }
+    let bytes = json.as_bytes();
     let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped, mut start) = (false, false, 0);
+    let (mut i, mut start) = (0, 0);
     // Every byte that matters here is ASCII, so slicing at them keeps UTF-8 whole.
-    for (i, b) in json.bytes().enumerate() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Jump to the closing quote: strings are most of a score's bytes.
+                i += 1;
+                while let Some(at) = bytes
+                    .get(i..)
+                    .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                {
+                    i += at + 1;
+                    if bytes[i - 1] == b'"' {
+                        break;
+                    }
+                    i += 1; // the escaped character
+                }
+                continue;
             }
-        } else if b == b'"' {
-            in_string = true;
-        } else if b.is_ascii_whitespace() {
-            out.push_str(&json[start..i]);
-            start = i + 1;
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.push_str(&json[start..i]);
+                start = i + 1;
+            }
+            _ => {}
         }
+        i += 1;
     }
     out.push_str(&json[start..]);
     std::borrow::Cow::Owned(out)
@@ -490,6 +501,15 @@ mod tests {
     fn compacting_keeps_strings_whole() {
         let pretty = "{\n  \"a\" : \"x  y\\\" \\n z\",\r\n  \"b\": [ 1, 2 ]\n}";
         assert_eq!(compact(pretty), "{\"a\":\"x  y\\\" \\n z\",\"b\":[1,2]}");
+        let escapes = "{\n \"a\\\\\" : \"\\\\\", \"b \\\" c\": \"é \\u0022 \"\n}";
+        assert_eq!(
+            compact(escapes),
+            "{\"a\\\\\":\"\\\\\",\"b \\\" c\":\"é \\u0022 \"}"
+        );
+        // Not JSON, but never a panic.
+        for broken in ["\n\"", "\n\"\\", "\n\"a\\\"", "\n\\"] {
+            compact(broken);
+        }
         assert!(matches!(
             compact("{\"a\": 1}"),
             std::borrow::Cow::Borrowed(_)
