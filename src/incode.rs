@@ -658,6 +658,34 @@ mod tests {
     }
 
     #[test]
+    fn a_login_answer_is_never_quoted_a_score_answer_is() {
+        let answer = |what, text: &str| Response {
+            what,
+            text: text.to_owned(),
+        };
+        let token = "{\"token\": \"eyJ-secret-token\", ";
+        let error = answer(LOGIN, token).json().unwrap_err().to_string();
+        assert!(!error.contains("eyJ"), "{error}");
+        let error = answer(SCORE, token).json().unwrap_err().to_string();
+        assert!(
+            error.contains("the answer starts with: {\"token\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn score_keys_with_escapes_parse() {
+        let answer = Response {
+            what: SCORE,
+            text: r#"{"\u006fverall": {"status": "OK"}}"#.to_owned(),
+        };
+        assert_eq!(
+            answer.json().unwrap().get("overall").get("status").as_str(),
+            Some("OK")
+        );
+    }
+
+    #[test]
     fn classification() {
         let status = |s| IncodeError::Status {
             what: "x",

@@ -403,6 +403,11 @@ fn malformed_json_from_incode_is_deferred() {
     assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
     assert!(run.stderr.contains("is not valid"), "{run:?}");
     assert!(summary(&run).contains("deferred=1"));
+    assert_eq!(
+        w.incode.score_requests(),
+        ["m"],
+        "not retried within the pass"
+    );
 }
 
 #[test]

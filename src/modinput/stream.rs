@@ -145,12 +145,18 @@ pub fn push_escaped(out: &mut String, text: &str, attribute: bool) {
     // Outside attributes a quote needs nothing: test for `<` twice instead.
     let quote = if attribute { b'"' } else { b'<' };
     let (mut copied, mut i) = (0, 0);
+    // Bytes before this are looked at one by one: a block that failed the test is gone through
+    // whole before the next test, so text rich in special bytes costs no more than without it.
+    let mut singly_until = 0;
     while i < bytes.len() {
-        if let Some(block) = bytes.get(i..i + BLOCK)
-            && !block.iter().fold(false, |any, &b| any | special(b, quote))
-        {
-            i += BLOCK;
-            continue;
+        if i >= singly_until {
+            match bytes.get(i..i + BLOCK) {
+                Some(block) if !block.iter().fold(false, |any, &b| any | special(b, quote)) => {
+                    i += BLOCK;
+                    continue;
+                }
+                _ => singly_until = i + BLOCK,
+            }
         }
         let (replacement, skip) = match bytes[i] {
             b'<' => ("&lt;", 1),
@@ -273,12 +279,14 @@ mod tests {
     #[test]
     fn escaping_does_not_depend_on_where_a_character_falls() {
         let specials = [
-            "<", "&", "\"", "\r", "\t", "\u{1}", "\u{FFFE}", "\u{FFFF}", "é",
+            "<", ">", "&", "\"", "\r", "\t", "\n", "\u{1}", "\u{FFFE}", "\u{FFFF}", "\u{FFFD}",
+            "\u{FEFF}", "é", "Ａ",
         ];
         for attribute in [false, true] {
             for special in specials {
-                for before in 0..70 {
-                    let text = format!("{}{special}{}", "a".repeat(before), "b".repeat(40));
+                let once = (0..70).map(|n| format!("{}{special}{}", "a".repeat(n), "b".repeat(40)));
+                let every_few = (0..40).map(|n| format!("{special}{}", "a".repeat(n)).repeat(9));
+                for text in once.chain(every_few) {
                     let one_by_one: String = text
                         .chars()
                         .map(|c| escape(c.encode_utf8(&mut [0; 4]), attribute))
