@@ -30,11 +30,7 @@ fn assert_levels(run: &Run) {
 /// Exactly one ERROR line, containing every `needle`.
 fn assert_one_error(run: &Run, needles: &[&str]) {
     assert_levels(run);
-    let errors: Vec<_> = run
-        .log_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("ERROR "))
-        .collect();
+    let errors: Vec<_> = run.errors();
     assert_eq!(errors.len(), 1, "{run:?}");
     for n in needles {
         assert!(errors[0].contains(n), "{n:?} not in {:?}", errors[0]);

@@ -442,11 +442,7 @@ fn a_failed_search_does_not_advance_the_high_water_mark() {
         let run = w.run();
         assert_eq!(run.status, Some(1), "{failure:?}: {run:?}");
         assert_eq!(tree(&run.stdout).tag, "stream");
-        let errors: Vec<_> = run
-            .log_lines()
-            .into_iter()
-            .filter(|l| l.starts_with("ERROR "))
-            .collect();
+        let errors: Vec<_> = run.errors();
         assert_eq!(errors.len(), 1, "{run:?}");
         assert!(errors[0].contains("event=splunkd_error"), "{}", errors[0]);
         assert_eq!(w.incode.score_requests().len(), fetched);
@@ -504,11 +500,7 @@ fn wrong_credentials_stop_the_pass_with_one_clear_error() {
         w.set("admin_password", password);
         let run = w.run();
         assert_eq!(run.status, Some(1), "{run:?}");
-        let errors: Vec<_> = run
-            .log_lines()
-            .into_iter()
-            .filter(|l| l.starts_with("ERROR "))
-            .collect();
+        let errors: Vec<_> = run.errors();
         assert_eq!(errors.len(), 1, "{run:?}");
         assert!(
             errors[0].contains(needle) && errors[0].contains("event=incode_error"),
@@ -545,20 +537,11 @@ fn a_masked_secret_missing_from_the_store_is_an_actionable_error() {
 #[test]
 fn at_most_max_concurrency_requests_are_in_flight_and_output_is_in_order() {
     let mut w = World::new("concurrency");
-    let t = now();
-    for i in 0..40 {
-        w.webhook(
-            &format!("c{i:02}"),
-            "ONBOARDING_FINISHED",
-            (t - 11) as f64 + i as f64 / 1000.0,
-            t - 10,
-        );
-    }
+    let expected = w.finished_sessions("c", 40);
     *w.incode.latency.lock().unwrap() = Duration::from_millis(30);
     w.set("max_concurrency", "3");
     let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
-    let expected: Vec<String> = (0..40).map(|i| format!("c{i:02}")).collect();
     assert_eq!(ids(&events(&run)), expected);
     assert_eq!(
         w.incode
@@ -597,11 +580,7 @@ fn an_unreachable_splunkd_is_one_error() {
         &[("SPLUNK_HOME", w.dir.join("home").to_str().unwrap())],
     );
     assert_eq!(run.status, Some(1));
-    let errors: Vec<_> = run
-        .log_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("ERROR "))
-        .collect();
+    let errors: Vec<_> = run.errors();
     assert_eq!(errors.len(), 1, "{run:?}");
     assert!(
         errors[0].contains("cannot reach splunkd at https://127.0.0.1:9/"),
@@ -756,16 +735,7 @@ fn a_kill_in_the_middle_of_a_pass_loses_nothing_and_repeats_at_most_what_was_in_
     use std::io::Read;
     use std::process::{Command, Stdio};
     let mut w = World::new("sigkill");
-    let t = now();
-    let all: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
-    for (i, id) in all.iter().enumerate() {
-        w.webhook(
-            id,
-            "ONBOARDING_FINISHED",
-            (t - 11) as f64 + i as f64 / 1000.0,
-            t - 10,
-        );
-    }
+    let all = w.finished_sessions("k", 40);
     *w.incode.latency.lock().unwrap() = Duration::from_millis(40);
     w.set("max_concurrency", "4");
 
@@ -861,16 +831,7 @@ fn terminate(
 #[test]
 fn sigterm_writes_what_finished_commits_and_exits_within_5_seconds() {
     let mut w = World::new("sigterm");
-    let t = now();
-    let all: Vec<String> = (0..60).map(|i| format!("s{i:02}")).collect();
-    for (i, id) in all.iter().enumerate() {
-        w.webhook(
-            id,
-            "ONBOARDING_FINISHED",
-            (t - 11) as f64 + i as f64 / 1000.0,
-            t - 10,
-        );
-    }
+    let all = w.finished_sessions("s", 60);
     *w.incode.latency.lock().unwrap() = Duration::from_millis(150);
     w.set("max_concurrency", "4");
     let (child, stdout) = spawn(&w);
@@ -1005,11 +966,7 @@ fn a_checkpoint_locked_by_another_program_stops_the_pass_with_one_error() {
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let run = w.run();
     assert_eq!(run.status, Some(1), "{run:?}");
-    let errors: Vec<_> = run
-        .log_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("ERROR "))
-        .collect();
+    let errors: Vec<_> = run.errors();
     assert_eq!(errors.len(), 1, "{run:?}");
     assert!(
         errors[0].contains("event=checkpoint_error")
@@ -1029,15 +986,7 @@ fn a_checkpoint_locked_by_another_program_stops_the_pass_with_one_error() {
 #[test]
 fn a_pass_stops_starting_requests_when_its_interval_is_nearly_over() {
     let mut w = World::new("budget");
-    let t = now();
-    for i in 0..100 {
-        w.webhook(
-            &format!("b{i:03}"),
-            "ONBOARDING_FINISHED",
-            (t - 11) as f64 + i as f64 / 1000.0,
-            t - 10,
-        );
-    }
+    w.finished_sessions("b", 100);
     *w.incode.latency.lock().unwrap() = Duration::from_millis(200);
     w.set("max_concurrency", "1");
     w.set("interval", "6"); // 80% of it is 4.8 s, raised to the 5 s minimum
@@ -1113,15 +1062,7 @@ fn a_long_retry_after_stops_the_pass_and_the_next_one_waits_without_counting_att
 #[test]
 fn concurrent_requests_that_meet_an_expired_token_share_one_fresh_login() {
     let mut w = World::new("401-concurrent");
-    let t = now();
-    for i in 0..12 {
-        w.webhook(
-            &format!("c{i:02}"),
-            "ONBOARDING_FINISHED",
-            (t - 11) as f64 + i as f64 / 1000.0,
-            t - 10,
-        );
-    }
+    w.finished_sessions("c", 12);
     *w.incode.latency.lock().unwrap() = Duration::from_millis(30);
     w.incode.state.lock().unwrap().expire_tokens_after = Some(3);
     w.set("max_concurrency", "4");

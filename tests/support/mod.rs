@@ -115,6 +115,14 @@ impl Run {
     pub fn log_lines(&self) -> Vec<&str> {
         self.stderr.lines().collect()
     }
+
+    /// The ERROR lines.
+    pub fn errors(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("ERROR "))
+            .collect()
+    }
 }
 
 /// Runs `incode` the way splunkd does: arguments, a document on stdin which is then closed.

@@ -148,6 +148,22 @@ impl World {
         );
     }
 
+    /// `count` finished sessions `<prefix>000`, `<prefix>001`…, indexed 10 s ago a millisecond
+    /// apart; their ids, in order.
+    pub fn finished_sessions(&self, prefix: &str, count: usize) -> Vec<String> {
+        let t = now();
+        let ids: Vec<String> = (0..count).map(|i| format!("{prefix}{i:03}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            self.webhook(
+                id,
+                "ONBOARDING_FINISHED",
+                (t - 11) as f64 + i as f64 / 1000.0,
+                t - 10,
+            );
+        }
+        ids
+    }
+
     pub fn checkpoint(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.checkpoint_dir().join("prod.sqlite")).unwrap()
     }
