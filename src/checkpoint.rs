@@ -2,7 +2,8 @@
 //! the high-water mark of discovery and the state of every (interview, trigger) job.
 //!
 //! A job's state changes only after the event it covers has been written and flushed, so a
-//! process killed at any point repeats at most the events in flight and never loses one.
+//! process killed at any point repeats at most the events written since the last commit and
+//! never loses one.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::policy::History;
 use crate::score::Trigger;
 
 /// Characters of an input name kept as they are in its file name.
@@ -144,10 +146,8 @@ impl CheckpointError {
 pub struct Job {
     /// The webhook event that asked for the score.
     pub trigger: Trigger,
-    /// Failed attempts so far.
-    pub attempts: u32,
-    /// When the first failure happened (epoch seconds).
-    pub first_failure_at: Option<i64>,
+    /// Its failures so far.
+    pub history: History,
 }
 
 /// An open checkpoint, locked for this process.
@@ -240,11 +240,25 @@ impl Checkpoint {
 
     /// Records Incode's request to send nothing until `until` (epoch seconds).
     pub fn set_throttled_until(&self, until: i64) -> Result<(), CheckpointError> {
+        self.set_meta("throttled_until", until)
+    }
+
+    /// How much index time (seconds) one discovery search covered last, if one ever did.
+    pub fn discovery_span(&self) -> Result<Option<i64>, CheckpointError> {
+        self.meta("discovery_span")
+    }
+
+    /// Records how much index time one discovery search covers.
+    pub fn set_discovery_span(&self, seconds: i64) -> Result<(), CheckpointError> {
+        self.set_meta("discovery_span", seconds)
+    }
+
+    fn set_meta(&self, key: &str, value: i64) -> Result<(), CheckpointError> {
         self.conn
             .execute(
-                "INSERT INTO meta (key, value) VALUES ('throttled_until', ?1)
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![until],
+                params![key, value],
             )
             .map(drop)
             .map_err(|e| self.sql(e))
@@ -295,8 +309,10 @@ impl Checkpoint {
                         flow_id: r.get(4)?,
                         external_customer_id: r.get(5)?,
                     },
-                    attempts: r.get(6)?,
-                    first_failure_at: r.get(7)?,
+                    history: History {
+                        attempts: r.get(6)?,
+                        first_failure_at: r.get(7)?,
+                    },
                 })
             })
             .map_err(|e| self.sql(e))?;
@@ -328,55 +344,33 @@ impl Checkpoint {
         self.set_state(trigger, "given_up", Some(error), now)
     }
 
-    /// Puts a job off to `next_attempt_at` without counting an attempt: Incode throttled this
-    /// input, which says nothing about the interview.
-    pub fn defer(
+    /// Records that the job is tried again from `next_attempt_at` (epoch seconds), with the
+    /// failures `history` the retry policy gave it.
+    pub fn retry(
         &self,
         job: &Job,
+        history: History,
         error: &str,
         next_attempt_at: i64,
         now: i64,
     ) -> Result<(), CheckpointError> {
         self.conn
             .prepare_cached(
-                "UPDATE jobs SET next_attempt_at = ?3, last_error = ?4, updated_at = ?5
+                "UPDATE jobs SET attempts = ?3, first_failure_at = ?4, next_attempt_at = ?5,
+                        last_error = ?6, updated_at = ?7
                  WHERE interview_id = ?1 AND trigger = ?2",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     job.trigger.interview_id,
                     job.trigger.status,
+                    history.attempts,
+                    history.first_failure_at,
                     next_attempt_at,
                     error,
                     now
                 ])
             })
-            .map(drop)
-            .map_err(|e| self.sql(e))
-    }
-
-    /// Records a failed attempt; the job is tried again from `next_attempt_at`.
-    pub fn mark_failed(
-        &self,
-        job: &Job,
-        error: &str,
-        next_attempt_at: i64,
-        now: i64,
-    ) -> Result<(), CheckpointError> {
-        self.conn
-            .execute(
-                "UPDATE jobs SET attempts = attempts + 1,
-                        first_failure_at = coalesce(first_failure_at, ?3),
-                        next_attempt_at = ?4, last_error = ?5, updated_at = ?3
-                 WHERE interview_id = ?1 AND trigger = ?2",
-                params![
-                    job.trigger.interview_id,
-                    job.trigger.status,
-                    now,
-                    next_attempt_at,
-                    error
-                ],
-            )
             .map(drop)
             .map_err(|e| self.sql(e))
     }
@@ -488,9 +482,12 @@ pub struct Discovery<'a> {
 }
 
 impl Discovery<'_> {
-    /// Records a trigger; one already known (in any state) is left as it is, so overlapping
-    /// windows and Incode's repeated webhooks cause no second fetch.
+    /// Records a trigger; one already known (in any state) is not added again, so overlapping
+    /// windows and Incode's repeated webhooks cause no second fetch. A pending job keeps the
+    /// earliest time among the copies found, whatever order the search returns them in: the
+    /// original webhook's, not a retry's.
     pub fn add(&mut self, trigger: &Trigger, now: i64) -> Result<(), CheckpointError> {
+        let sql = |e| CheckpointError::sqlite(&self.path, e);
         let inserted = self
             .tx
             .prepare_cached(
@@ -509,7 +506,23 @@ impl Discovery<'_> {
                     now
                 ])
             })
-            .map_err(|e| CheckpointError::sqlite(&self.path, e))?;
+            .map_err(sql)?;
+        if inserted == 0 {
+            self.tx
+                .prepare_cached(
+                    "UPDATE jobs SET trigger_time_ms = ?3
+                     WHERE interview_id = ?1 AND trigger = ?2 AND state = 'pending'
+                       AND trigger_time_ms > ?3",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        trigger.interview_id,
+                        trigger.status,
+                        trigger.time_ms
+                    ])
+                })
+                .map_err(sql)?;
+        }
         self.new_jobs += inserted as u64;
         Ok(())
     }
@@ -608,7 +621,7 @@ mod tests {
     }
 
     #[test]
-    fn failures_wait_and_count() {
+    fn retries_wait_and_keep_their_history() {
         let d = dir("failures");
         let mut cp = Checkpoint::open(&d, "prod").unwrap();
         let mut disc = cp.discovery().unwrap();
@@ -616,21 +629,45 @@ mod tests {
             .unwrap();
         disc.finish(Some(1)).unwrap();
         let job = cp.due_jobs(100, 10).unwrap().remove(0);
-        assert_eq!((job.attempts, job.first_failure_at), (0, None));
-        cp.mark_failed(&job, "HTTP 404", 400, 100).unwrap();
+        assert_eq!(job.history, History::default());
+        let history = History {
+            attempts: 1,
+            first_failure_at: Some(100),
+        };
+        cp.retry(&job, history, "HTTP 404", 400, 100).unwrap();
         assert!(cp.due_jobs(399, 10).unwrap().is_empty());
         let job = cp.due_jobs(400, 10).unwrap().remove(0);
-        assert_eq!((job.attempts, job.first_failure_at), (1, Some(100)));
-        cp.mark_failed(&job, "HTTP 404", 900, 400).unwrap();
-        let job = cp.due_jobs(900, 10).unwrap().remove(0);
-        assert_eq!((job.attempts, job.first_failure_at), (2, Some(100)));
-        cp.defer(&job, "HTTP 429", 1_000, 900).unwrap();
-        let job = cp.due_jobs(1_000, 10).unwrap().remove(0);
-        assert_eq!(job.attempts, 2, "throttling is not an attempt");
-        assert!(cp.due_jobs(999, 10).unwrap().is_empty());
+        assert_eq!(job.history, history);
         cp.mark_given_up(&job.trigger, "gave up", 900).unwrap();
         assert!(cp.due_jobs(i64::MAX, 10).unwrap().is_empty());
         assert_eq!(cp.prune(901).unwrap(), 1);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_pending_job_keeps_the_earliest_copy_of_its_webhook() {
+        let d = dir("earliest");
+        let mut cp = Checkpoint::open(&d, "prod").unwrap();
+        let mut disc = cp.discovery().unwrap();
+        // Newest first, as splunkd streams events.
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 9_000), 100)
+            .unwrap();
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 5_000), 100)
+            .unwrap();
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 7_000), 100)
+            .unwrap();
+        assert_eq!(disc.finish(None).unwrap(), 1);
+        let job = cp.due_jobs(100, 10).unwrap().remove(0);
+        assert_eq!(job.trigger.time_ms, 5_000);
+        cp.mark_done(&job.trigger, 100).unwrap();
+        let mut disc = cp.discovery().unwrap();
+        disc.add(&trigger("a", "ONBOARDING_FINISHED", 1_000), 200)
+            .unwrap();
+        assert_eq!(
+            disc.finish(None).unwrap(),
+            0,
+            "a finished job stays as it was"
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::config::{InputConfig, Proxy};
 use crate::http::{self, CertificateProblem, USER_AGENT};
-use crate::retry::{Backoff, parse_retry_after};
+use crate::retry::{Backoff, MAX_RETRY_AFTER, parse_retry_after};
 use crate::score::Score;
 use crate::secret::Secret;
 use crate::splunkd::describe;
@@ -108,10 +108,65 @@ pub enum IncodeError {
     /// The input is shutting down.
     #[error("not sent: the input is shutting down")]
     Stopped,
+    /// Every score request of a pass failed with Incode unavailable: an outage.
+    #[error(
+        "every score request of this pass failed ({sessions} sessions; the last: {last}); they \
+         are tried again at the next pass, and an outage counts no failed attempt against \
+         them. Check Incode's status and the network path to api_url"
+    )]
+    Unavailable {
+        /// The sessions whose requests failed.
+        sessions: usize,
+        /// The last failure.
+        last: String,
+    },
+}
+
+/// What an error means for the interview and for the pass: the one place that decides (after
+/// lychee's `should_retry`), so retries, the retry policy and the pass agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Incode, or the way to it, fails for now (408, 5xx, a timeout, a connection error): tried
+    /// again within the pass, then left for a later one. Whether it counts against the
+    /// interview depends on whether Incode answered the pass's other requests.
+    Transient,
+    /// Incode asks this input to wait (429): says nothing about the interview.
+    Throttled,
+    /// Incode answered about this interview and the answer is a failure (404, 400, another
+    /// 4xx, a body that is not a score): the interview's own failure, not retried in the pass.
+    Interview,
+    /// Every request of the pass would fail alike (the API key or password refused, a proxy's
+    /// 407, a refused certificate, a client that cannot be built): the pass stops.
+    Fatal,
+    /// Not sent or abandoned: the input is shutting down.
+    Stopped,
 }
 
 impl IncodeError {
-    /// The HTTP status, when Incode answered.
+    /// The class of this error; see [`ErrorClass`].
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            IncodeError::Unreachable { .. }
+            | IncodeError::Timeout { .. }
+            | IncodeError::Unavailable { .. } => ErrorClass::Transient,
+            IncodeError::Status { status: 429, .. } | IncodeError::Throttled { .. } => {
+                ErrorClass::Throttled
+            }
+            IncodeError::Status {
+                status: 408 | 500..=599,
+                ..
+            } => ErrorClass::Transient,
+            IncodeError::Status { .. } | IncodeError::Malformed { .. } => ErrorClass::Interview,
+            IncodeError::Setup(_)
+            | IncodeError::Certificate { .. }
+            | IncodeError::ProxyRefused { .. }
+            | IncodeError::BadApiKey
+            | IncodeError::BadCredentials => ErrorClass::Fatal,
+            IncodeError::Stopped => ErrorClass::Stopped,
+        }
+    }
+
+    /// The HTTP status, when Incode (or a proxy) answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             IncodeError::Status { status, .. } => Some(*status),
@@ -123,30 +178,13 @@ impl IncodeError {
         }
     }
 
-    /// Worth another try in this pass: throttling, server errors, timeouts, connection errors.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            IncodeError::Unreachable { .. } | IncodeError::Timeout { .. } => true,
-            IncodeError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
-            _ => false,
-        }
-    }
-
-    /// The wait Incode asked for.
+    /// The wait Incode asked for (at most [`MAX_RETRY_AFTER`]).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             IncodeError::Status { retry_after, .. } => *retry_after,
             IncodeError::Throttled { wait } => Some(*wait),
             _ => None,
         }
-    }
-
-    /// Stops the whole pass: the credentials are wrong for every interview alike.
-    pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            IncodeError::BadApiKey | IncodeError::BadCredentials | IncodeError::ProxyRefused { .. }
-        )
     }
 }
 
@@ -438,18 +476,17 @@ impl Incode {
             let wait = error
                 .retry_after()
                 .unwrap_or_else(|| self.backoff.delay(retry));
-            if error.status() == Some(429) {
+            let class = error.class();
+            if class == ErrorClass::Throttled {
                 // Throttling applies to the whole input: every request waits, even when the wait
                 // outlasts the pass (the requests not yet sent then wait for a later pass).
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                let until = Instant::now() + wait;
+                let until = later(wait);
                 let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
                 *paused = Some(paused.map_or(until, |p| p.max(until)));
             }
-            if !error.is_transient()
-                || retry + 1 >= self.backoff.attempts
-                || wait > MAX_IN_PASS_WAIT
-            {
+            let retried = matches!(class, ErrorClass::Transient | ErrorClass::Throttled);
+            if !retried || retry + 1 >= self.backoff.attempts || wait > MAX_IN_PASS_WAIT {
                 return Err(error);
             }
             log::debug!(
@@ -476,7 +513,7 @@ impl Incode {
 
     /// Sleeps, waking early when the input is told to stop.
     async fn sleep(&self, duration: Duration) -> Result<(), IncodeError> {
-        let end = Instant::now() + duration;
+        let end = later(duration);
         loop {
             if self.stopping() {
                 return Err(IncodeError::Stopped);
@@ -547,8 +584,7 @@ impl Incode {
                 url: url.to_string(),
                 problem: format!("{}; {}", problem.what(), certificate_advice(&problem)),
             }
-        } else if detail.contains("tunnel error: proxy authorization required") {
-            // hyper-util's answer to a 407 to CONNECT (https through a proxy).
+        } else if proxy_refused_connect(e) {
             self.proxy_refused(what)
         } else {
             IncodeError::Unreachable {
@@ -564,6 +600,27 @@ impl Incode {
             configured: self.proxy_configured,
         }
     }
+}
+
+/// Whether a transport error is a proxy's 407 to `CONNECT` (https through a proxy). hyper-util
+/// reports it as `TunnelError::ProxyAuthRequired`, a type it does not export
+/// (`client/legacy/connect/proxy/tunnel.rs`, 0.1.21), so it cannot be downcast: the variant is
+/// recognised by its name in the cause chain.
+fn proxy_refused_connect(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if format!("{s:?}") == "ProxyAuthRequired" {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The instant `wait` from now; waits are bounded by [`MAX_RETRY_AFTER`], so a far-off one (a
+/// hostile `Retry-After`) cannot overflow the clock.
+fn later(wait: Duration) -> Instant {
+    Instant::now() + wait.min(MAX_RETRY_AFTER)
 }
 
 /// The runtime the Incode calls of a process run on: one thread, which keeps every request in
@@ -687,51 +744,69 @@ mod tests {
 
     #[test]
     fn classification() {
+        use ErrorClass::*;
         let status = |s| IncodeError::Status {
             what: "x",
             status: s,
             message: String::new(),
             retry_after: None,
         };
-        for s in [408, 429, 500, 502, 503, 504] {
-            assert!(status(s).is_transient(), "{s}");
+        for (s, class) in [
+            (408, Transient),
+            (429, Throttled),
+            (500, Transient),
+            (502, Transient),
+            (503, Transient),
+            (504, Transient),
+            (400, Interview),
+            (401, Interview),
+            (403, Interview),
+            (404, Interview),
+            (405, Interview),
+            (422, Interview),
+        ] {
+            assert_eq!(status(s).class(), class, "{s}");
         }
-        for s in [400, 401, 403, 404, 405, 422] {
-            assert!(!status(s).is_transient(), "{s}");
-        }
-        assert!(
-            IncodeError::Timeout {
-                what: "x",
-                timeout: Duration::ZERO
-            }
-            .is_transient()
-        );
-        assert!(
-            IncodeError::Unreachable {
-                url: String::new(),
-                detail: String::new()
-            }
-            .is_transient()
-        );
-        assert!(
-            !IncodeError::Malformed {
-                what: "x",
-                detail: String::new()
-            }
-            .is_transient()
-        );
-        // A certificate does not mend within a pass; a proxy's 407 would meet every request.
+        let timeout = IncodeError::Timeout {
+            what: "x",
+            timeout: Duration::ZERO,
+        };
+        let unreachable = IncodeError::Unreachable {
+            url: String::new(),
+            detail: String::new(),
+        };
+        let malformed = IncodeError::Malformed {
+            what: "x",
+            detail: String::new(),
+        };
+        // A certificate does not mend within a pass, and a proxy's 407 or refused credentials
+        // would meet every request: the pass stops.
         let certificate = IncodeError::Certificate {
             url: String::new(),
             problem: String::new(),
         };
-        assert!(!certificate.is_transient() && !certificate.is_fatal());
         let proxy = IncodeError::ProxyRefused {
             what: LOGIN,
             configured: true,
         };
-        assert!(!proxy.is_transient() && proxy.is_fatal());
-        assert!(IncodeError::BadApiKey.is_fatal() && IncodeError::BadCredentials.is_fatal());
-        assert!(!status(500).is_fatal());
+        for (error, class) in [
+            (timeout, Transient),
+            (unreachable, Transient),
+            (malformed, Interview),
+            (
+                IncodeError::Throttled {
+                    wait: Duration::ZERO,
+                },
+                Throttled,
+            ),
+            (certificate, Fatal),
+            (proxy, Fatal),
+            (IncodeError::BadApiKey, Fatal),
+            (IncodeError::BadCredentials, Fatal),
+            (IncodeError::Setup(String::new()), Fatal),
+            (IncodeError::Stopped, Stopped),
+        ] {
+            assert_eq!(error.class(), class, "{error:?}");
+        }
     }
 }

@@ -7,14 +7,11 @@ use std::sync::atomic::AtomicBool;
 
 use log::{debug, info};
 
-use crate::config::{self, FieldError, InputConfig, SecretField};
+use crate::config::{self, InputConfig};
 use crate::error::{self, Error};
-use crate::incode::{Credentials, Incode, IncodeError};
 use crate::modinput::{EventWriter, InputDefinition, Metadata, Stanza, ValidationDefinition};
-use crate::retry::Backoff;
 use crate::shutdown::Shutdown;
-use crate::splunkd::Splunkd;
-use crate::{pass, secrets};
+use crate::{pass, validation};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +71,7 @@ pub fn validate_arguments(input: impl Read, mut out: impl Write) -> Result<(), E
         .and_then(|definition| {
             crate::log::set_input(&definition.item.name);
             let config = input_config(&definition.item.name, &definition.item)?;
-            live_check(&config, &definition.metadata)
+            validation::check(&config, &definition.metadata)
         });
     if let Err(e) = &outcome {
         let message = match e {
@@ -149,76 +146,6 @@ fn run_stanza(
         config.index.as_deref().unwrap_or("(input default)"),
     );
     pass::run(&config, metadata, events, stop)
-}
-
-/// With secrets given in clear (a new input, or a secret typed again), signs in to Incode so a
-/// wrong key or password is refused while the administrator is still on the form. Masked
-/// secrets were checked when they were typed; without a clear one there is nothing new to test.
-fn live_check(config: &InputConfig, metadata: &Metadata) -> Result<(), Error> {
-    let clear = |field: &SecretField| match field {
-        SecretField::Clear(secret) => Some(secret.clone()),
-        SecretField::Masked => None,
-    };
-    let (api_key, password) = (clear(&config.api_key), clear(&config.admin_password));
-    if api_key.is_none() && password.is_none() {
-        return Ok(());
-    }
-    // One secret typed again, the other still masked: read the masked one from the store.
-    let stored = |field: &'static str| -> Option<crate::secret::Secret> {
-        let splunkd = Splunkd::new(
-            &metadata.server_uri,
-            &metadata.session_key,
-            crate::splunkd::splunk_home().as_deref(),
-        )
-        .ok()?;
-        splunkd
-            .read_password(&secrets::realm(&config.name), field)
-            .ok()
-            .flatten()
-    };
-    let (Some(api_key), Some(password)) = (
-        api_key.or_else(|| stored("api_key")),
-        password.or_else(|| stored("admin_password")),
-    ) else {
-        return Ok(());
-    };
-    let credentials = Credentials {
-        api_key,
-        email: config.admin_email.clone(),
-        password,
-        proxy_password: config
-            .proxy
-            .as_ref()
-            .and_then(|p| p.password.as_ref())
-            .and_then(clear),
-    };
-    let once = Backoff {
-        attempts: 1,
-        ..Backoff::SCORE
-    };
-    let incode = Incode::new(config, credentials, once, Arc::new(AtomicBool::new(false)))?;
-    let problem = match crate::incode::runtime()?.block_on(incode.login()) {
-        Ok(()) => return Ok(()),
-        Err(IncodeError::BadApiKey) => FieldError {
-            field: "api_key",
-            problem: "is rejected by Incode (403 Forbidden on /executive/log-in): check that \
-                      it is the API key of this Incode environment"
-                .into(),
-        },
-        Err(IncodeError::BadCredentials) => FieldError {
-            field: "admin_password",
-            problem: "or admin_email is rejected by Incode (401 Unauthorized on \
-                      /executive/log-in): check the executive user's email and password"
-                .into(),
-        },
-        Err(e) => FieldError {
-            field: "api_url",
-            problem: format!("cannot be used to sign in to Incode: {e}"),
-        },
-    };
-    Err(Error::InvalidInput {
-        errors: config::ConfigErrors(vec![problem]),
-    })
 }
 
 fn input_config(name: &str, stanza: &Stanza) -> Result<InputConfig, Error> {

@@ -1,4 +1,5 @@
-//! When to try an Incode request again, and how long to wait first.
+//! How long to wait before trying an Incode request again within a pass. (When a later pass
+//! tries an interview again is [`crate::policy`]'s.)
 
 use std::time::{Duration, SystemTime};
 
@@ -34,27 +35,25 @@ impl Backoff {
     }
 }
 
-/// Reads a `Retry-After` header: delay-seconds or an HTTP date; a date in the past means now.
+/// The longest wait a `Retry-After` can impose (contract §2 step 4): a larger value, or one
+/// that would overflow the clock (`18446744073709551615`), is read as an hour.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Reads a `Retry-After` header: delay-seconds or an HTTP date; a date in the past means now,
+/// and any wait is at most [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = SystemTime::from(date.with_timezone(&chrono::Utc));
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// The wait before a later pass tries an interview again after `attempts` failed passes:
-/// 5 minutes doubling up to an hour, so a lagging score is picked up soon and a dead one does not
-/// cost a request every pass.
-pub fn next_pass_delay(attempts: u32) -> Duration {
-    Duration::from_secs(300)
-        .saturating_mul(
-            1u32.checked_shl(attempts.saturating_sub(1))
-                .unwrap_or(u32::MAX),
-        )
-        .min(Duration::from_secs(3600))
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // Digits beyond u64 are still a (huge) number of seconds.
+        value
+            .parse::<u64>()
+            .map_or(MAX_RETRY_AFTER, Duration::from_secs)
+    } else {
+        let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        let at = SystemTime::from(date.with_timezone(&chrono::Utc));
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -99,14 +98,27 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("", now), None);
     }
 
     #[test]
-    fn later_passes_back_off_to_an_hour() {
-        assert_eq!(next_pass_delay(1), Duration::from_secs(300));
-        assert_eq!(next_pass_delay(2), Duration::from_secs(600));
-        assert_eq!(next_pass_delay(4), Duration::from_secs(2400));
-        assert_eq!(next_pass_delay(5), Duration::from_secs(3600));
-        assert_eq!(next_pass_delay(100), Duration::from_secs(3600));
+    fn retry_after_is_at_most_an_hour() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_400);
+        for huge in [
+            "3601",
+            "18446744073709551615",
+            "99999999999999999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(
+                parse_retry_after(huge, now),
+                Some(MAX_RETRY_AFTER),
+                "{huge}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after("3600", now),
+            Some(Duration::from_secs(3600))
+        );
     }
 }

@@ -2,9 +2,10 @@
 //! settings, and streamed search results. Every call is made in the app's namespace
 //! (`servicesNS/nobody/TA-incode`), with `output_mode=json`, and never through a proxy.
 
+use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
@@ -115,6 +116,18 @@ pub enum SplunkdError {
     /// The search reported an error, or its result stream broke off.
     #[error("the search for Incode webhook events failed: {0}")]
     Search(String),
+    /// The search did not finish within its time.
+    #[error(
+        "the search for Incode webhook events did not finish within {} s ({rows} rows read); \
+         the next search covers less index time",
+        .timeout.as_secs()
+    )]
+    SearchTimeout {
+        /// The time it had.
+        timeout: Duration,
+        /// The rows read before it ran out.
+        rows: u64,
+    },
 }
 
 /// Index-time bounds of an export, in epoch seconds.
@@ -277,6 +290,44 @@ impl Splunkd {
         }
     }
 
+    /// The settings of the input `<scheme>://<name>` as splunkd holds them now (every value as
+    /// text), or `None` when there is no such input.
+    pub fn input(
+        &self,
+        scheme: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, SplunkdError> {
+        const WHAT: &str = "reading the input's saved settings";
+        let url = self.url(&format!("data/inputs/{}/{}", encode(scheme), encode(name)));
+        let (status, body) = self.send(WHAT, self.http.get(url))?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let feed: InputFeed = parse(WHAT, &body)?;
+                let content = feed
+                    .entry
+                    .into_iter()
+                    .next()
+                    .map(|e| e.content)
+                    .ok_or_else(|| SplunkdError::Malformed {
+                        what: WHAT,
+                        detail: "no entry".into(),
+                    })?;
+                Ok(Some(
+                    content
+                        .into_iter()
+                        .filter_map(|(k, v)| match v {
+                            Value::String(s) => Some((k, s)),
+                            Value::Number(_) | Value::Bool(_) => Some((k, v.to_string())),
+                            _ => None,
+                        })
+                        .collect(),
+                ))
+            }
+            s => Err(self.status_error(WHAT, s, &body, "list_inputs or admin_all_objects")),
+        }
+    }
+
     /// Sets fields of the input `incode://<name>` (the add-on's own edit that masks secrets).
     pub fn update_input(
         &self,
@@ -301,18 +352,21 @@ impl Splunkd {
 
     /// Runs `search` with `search/jobs/export` over an index-time window and hands every result
     /// row to `on_row` as it arrives (see [`read_export`]); the stream is parsed incrementally,
-    /// so memory does not grow with the number of results. An HTTP error is an error too.
+    /// so memory does not grow with the number of results. An HTTP error is an error too, and so
+    /// is a search that has not ended `timeout` after it was sent.
     pub fn export(
         &self,
         search: &str,
         window: IndexWindow,
+        timeout: Duration,
         on_row: impl FnMut(&Map<String, Value>) -> bool,
     ) -> Result<ExportSummary, SplunkdError> {
         const WHAT: &str = "the search for Incode webhook events";
+        let deadline = Instant::now() + timeout;
         let request = self
             .http
             .post(self.url("search/jobs/export"))
-            .timeout(Duration::from_secs(300))
+            .timeout(timeout)
             .form(&[
                 ("search", search.to_owned()),
                 ("output_mode", "json".to_owned()),
@@ -324,13 +378,28 @@ impl Splunkd {
         let response = request
             .header(AUTHORIZATION, self.auth.clone())
             .send()
-            .map_err(|e| self.unreachable(WHAT, &e))?;
+            .map_err(|e| match e.is_timeout() {
+                true => SplunkdError::SearchTimeout { timeout, rows: 0 },
+                false => self.unreachable(WHAT, &e),
+            })?;
         let status = response.status();
         if !status.is_success() {
             let body = http::read_body(response, MAX_BODY).unwrap_or_default();
             return Err(self.status_error(WHAT, status, &body, "search"));
         }
-        read_export(response, on_row)
+        read_export(
+            Deadline {
+                inner: response,
+                deadline,
+            },
+            on_row,
+        )
+        .map_err(|e| match e {
+            SplunkdError::SearchTimeout { rows, .. } => {
+                SplunkdError::SearchTimeout { timeout, rows }
+            }
+            other => other,
+        })
     }
 
     fn url(&self, path: &str) -> Url {
@@ -399,25 +468,38 @@ impl Splunkd {
 }
 
 /// Reads the body of `search/jobs/export` (`output_mode=json`: one JSON object per line, with a
-/// `result` row, `results` rows or `messages`) and hands each row to `on_row` as it is parsed;
-/// `on_row` returns false to stop reading. A message of type ERROR or FATAL, a warning that the
-/// results may be incomplete, or a stream that breaks off or is not JSON, is an error.
+/// `result` row, `results` rows or `messages`) and hands each final row to `on_row` as it is
+/// parsed; `on_row` returns false to stop reading.
+///
+/// splunkd marks the last row of a final result set with `"lastrow": true`, and answers a
+/// search that found nothing with the line `{"preview":false,"lastrow":true}` alone; a search
+/// that failed without a message (an eval or lookup error) gets an empty 200. So a body without
+/// that mark did not finish, and neither did one with a message of type ERROR or FATAL, a
+/// warning that the results may be incomplete (a search peer down), or a stream that breaks off
+/// or is not JSON: each is an error, and the window must be searched again. Rows of a preview
+/// set (`"preview": true`) are not results: the final set repeats them.
 pub fn read_export(
     body: impl std::io::Read,
     mut on_row: impl FnMut(&Map<String, Value>) -> bool,
 ) -> Result<ExportSummary, SplunkdError> {
     let mut summary = ExportSummary::default();
+    let mut finished = false;
     let lines =
         serde_json::Deserializer::from_reader(BufReader::new(body)).into_iter::<ExportLine>();
     for line in lines {
         let line = line.map_err(|e| {
-            SplunkdError::Search(format!(
-                "the result stream broke off after {} rows ({e})",
-                summary.rows
-            ))
+            if e.io_error_kind() == Some(std::io::ErrorKind::TimedOut) {
+                SplunkdError::SearchTimeout {
+                    timeout: Duration::ZERO,
+                    rows: summary.rows,
+                }
+            } else {
+                SplunkdError::Search(format!(
+                    "the result stream broke off after {} rows ({e})",
+                    summary.rows
+                ))
+            }
         })?;
-        // An error ends the search; a warning that results may be incomplete (a search peer
-        // down, say) makes them partial: either way the window must be searched again.
         if let Some(m) = line.messages.iter().find(|m| {
             matches!(m.kind.as_str(), "ERROR" | "FATAL")
                 || (m.kind == "WARN" && m.text.to_ascii_lowercase().contains("incomplete"))
@@ -427,21 +509,62 @@ pub fn read_export(
                 m.kind, m.text
             )));
         }
+        if line.preview {
+            summary.previews += 1;
+            continue;
+        }
         for row in line.result.iter().chain(line.results.iter().flatten()) {
             summary.rows += 1;
             if !on_row(row) {
+                summary.stopped = true;
                 return Ok(summary);
             }
         }
+        finished |= line.lastrow;
+    }
+    if !finished {
+        return Err(SplunkdError::Search(format!(
+            "splunkd's answer ended after {} rows without its last-row mark, so the search did \
+             not finish: it may have failed without a message (run the search of the \
+             incode_index macro in Splunk Web to see an error in it)",
+            summary.rows
+        )));
     }
     Ok(summary)
 }
 
-/// How many rows an export returned.
+/// A response body that fails with `TimedOut` once its deadline has passed: the export's
+/// timeout covers the whole stream, not each read.
+struct Deadline<R> {
+    inner: R,
+    deadline: Instant,
+}
+
+impl<R: std::io::Read> std::io::Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.inner.read(buf).map_err(|e| {
+            // reqwest reports its own timeout as another kind of I/O error.
+            if Instant::now() >= self.deadline {
+                std::io::ErrorKind::TimedOut.into()
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// What an export returned.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ExportSummary {
     /// Result rows handed to the callback.
     pub rows: u64,
+    /// Preview lines skipped.
+    pub previews: u64,
+    /// Whether the callback stopped the reading (the rest was not read).
+    pub stopped: bool,
 }
 
 /// `$SPLUNK_HOME`, from the environment splunkd gives its inputs, else from this executable's
@@ -564,6 +687,18 @@ struct Content {
 }
 
 #[derive(Deserialize)]
+struct InputFeed {
+    #[serde(default)]
+    entry: Vec<InputEntry>,
+}
+
+#[derive(Deserialize)]
+struct InputEntry {
+    #[serde(default)]
+    content: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
 struct Message {
     #[serde(rename = "type")]
     kind: String,
@@ -574,6 +709,10 @@ struct Message {
 /// One line of export's JSON output.
 #[derive(Deserialize)]
 struct ExportLine {
+    #[serde(default)]
+    preview: bool,
+    #[serde(default)]
+    lastrow: bool,
     #[serde(default)]
     result: Option<Map<String, Value>>,
     #[serde(default)]
@@ -618,8 +757,8 @@ mod tests {
         let mut ids = Vec::new();
         let body = concat!(
             "{\"preview\":false,\"offset\":0,\"result\":{\"interviewId\":\"a\"}}\n",
+            "{\"results\":[{\"interviewId\":\"d\"}],\"messages\":[{\"type\":\"INFO\",\"text\":\"fine\"}]}\n",
             "{\"preview\":false,\"offset\":1,\"lastrow\":true,\"result\":{\"interviewId\":[\"b\",\"c\"]}}\n",
-            "{\"results\":[{\"interviewId\":\"d\"}],\"messages\":[{\"type\":\"INFO\",\"text\":\"fine\"}]}"
         );
         let summary = read_export(body.as_bytes(), |row| {
             ids.push(row["interviewId"].to_string());
@@ -627,13 +766,29 @@ mod tests {
         })
         .unwrap();
         assert_eq!(summary.rows, 3);
-        assert_eq!(ids, ["\"a\"", "[\"b\",\"c\"]", "\"d\""]);
-        assert_eq!(read_export(&b""[..], |_| true).unwrap().rows, 0);
+        assert_eq!(ids, ["\"a\"", "\"d\"", "[\"b\",\"c\"]"]);
+        let stopped = read_export(body.as_bytes(), |_| false).unwrap();
         assert_eq!(
-            read_export(body.as_bytes(), |_| false).unwrap().rows,
-            1,
+            (stopped.rows, stopped.stopped),
+            (1, true),
             "stops when asked"
         );
+        // A search that found nothing says so with a bare last-row mark.
+        let empty = read_export(&b"{\"preview\":false,\"lastrow\":true}\n"[..], |_| true).unwrap();
+        assert_eq!((empty.rows, empty.stopped), (0, false));
+        // A transforming search sends preview sets first; only the final set is results.
+        let previews = concat!(
+            "{\"preview\":true,\"offset\":0,\"result\":{\"interviewId\":\"p\"}}\n",
+            "{\"preview\":true,\"offset\":1,\"lastrow\":true,\"result\":{\"interviewId\":\"q\"}}\n",
+            "{\"preview\":false,\"offset\":0,\"lastrow\":true,\"result\":{\"interviewId\":\"f\"}}\n",
+        );
+        let mut finals = Vec::new();
+        let summary = read_export(previews.as_bytes(), |row| {
+            finals.push(row["interviewId"].to_string());
+            true
+        })
+        .unwrap();
+        assert_eq!((finals, summary.previews), (vec!["\"f\"".to_owned()], 2));
         for (bad, says) in [
             (
                 "{\"messages\":[{\"type\":\"FATAL\",\"text\":\"Unknown search command\"}]}",
@@ -648,10 +803,43 @@ mod tests {
                 "{\"messages\":[{\"type\":\"WARN\",\"text\":\"Search results might be incomplete: the search process on peer idx2 ended prematurely.\"}]}",
                 "might be incomplete",
             ),
+            // splunkd's empty 200 for a search that failed without a message.
+            ("", "ended after 0 rows without its last-row mark"),
+            (
+                "{\"preview\":false,\"offset\":0,\"result\":{\"a\":\"1\"}}\n",
+                "ended after 1 rows without its last-row mark",
+            ),
+            (
+                "{\"preview\":true,\"offset\":0,\"lastrow\":true,\"result\":{\"a\":\"1\"}}\n",
+                "without its last-row mark",
+            ),
         ] {
             let err = read_export(bad.as_bytes(), |_| true).unwrap_err();
-            assert!(err.to_string().contains(says), "{err}");
+            assert!(err.to_string().contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_stream_past_its_deadline_is_a_timeout() {
+        struct Slow(usize);
+        impl std::io::Read for Slow {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::thread::sleep(Duration::from_millis(20));
+                let line = b"{\"preview\":false,\"result\":{\"a\":\"1\"}}\n";
+                self.0 += 1;
+                buf[..line.len()].copy_from_slice(line);
+                Ok(line.len())
+            }
+        }
+        let body = Deadline {
+            inner: Slow(0),
+            deadline: Instant::now() + Duration::from_millis(100),
+        };
+        let err = read_export(body, |_| true).unwrap_err();
+        assert!(
+            matches!(err, SplunkdError::SearchTimeout { rows, .. } if (2..=6).contains(&rows)),
+            "{err:?}"
+        );
     }
 
     #[test]

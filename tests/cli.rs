@@ -130,9 +130,9 @@ fn version_is_the_crates() {
 
 #[test]
 fn valid_arguments_give_exit_0_and_nothing_on_stdout() {
-    for params in [
-        with(&[("api_key", "********"), ("admin_password", "********")]),
-        with(&[
+    for overrides in [
+        &[("api_key", "********"), ("admin_password", "********")][..],
+        &[
             ("api_key", "********"),
             ("admin_password", "********"),
             ("max_concurrency", "64"),
@@ -141,16 +141,117 @@ fn valid_arguments_give_exit_0_and_nothing_on_stdout() {
             ("proxy_url", "http://proxy:********@squid.corp:3128"),
             ("log_level", "debug"),
             ("api_url", "http://127.0.0.1:9999"),
-        ]),
+        ],
     ] {
-        let run = incode(
-            &["--validate-arguments"],
-            items_document("prod", &params).as_bytes(),
-        );
-        assert_eq!(run.status, Some(0), "{params:?}: {run:?}");
+        // Masked secrets stand for those of the input splunkd holds, with the same settings.
+        let mut w = World::new("valid");
+        for (k, v) in overrides {
+            w.set(k, v);
+        }
+        w.save();
+        let run = w.validate();
+        assert_eq!(run.status, Some(0), "{overrides:?}: {run:?}");
         assert_eq!(run.stdout, "");
         assert_eq!(run.stderr, "");
+        assert_eq!(w.incode.logins(), 0, "nothing typed, nothing to try");
     }
+}
+
+#[test]
+fn stored_secrets_are_not_sent_to_a_new_destination_unless_typed_again() {
+    let mut w = World::new("validate-destination");
+    assert_eq!(w.run().status, Some(0)); // stores the secrets, masks them
+    w.set("api_key", "********");
+    w.set("admin_password", "********");
+    assert_eq!(w.validate().status, Some(0), "nothing changed");
+    let bundle = w.dir.join("corp-ca.pem");
+    std::fs::write(&bundle, tls::pki("Corp CA", "x", vec![]).ca_pem).unwrap();
+    let saved = w.params.clone();
+    for (field, value, says) in [
+        (
+            "api_url",
+            "https://incode.attacker.example",
+            "api_url changed",
+        ),
+        ("ca_bundle", bundle.to_str().unwrap(), "ca_bundle changed"),
+        (
+            "proxy_url",
+            "http://squid.corp:3128",
+            "the host of proxy_url changed",
+        ),
+    ] {
+        w.params = saved.clone();
+        w.set(field, value);
+        let run = w.validate();
+        assert_eq!(run.status, Some(1), "{field}={value}: {run:?}");
+        let message = tree(&run.stdout).child("message").text.clone();
+        for secret in ["api_key", "admin_password"] {
+            assert!(
+                message.contains(&format!(
+                    "{secret} holds the mask (********) for the stored secret, but {says}"
+                )),
+                "{message}"
+            );
+        }
+        assert!(
+            message.contains("type the API key and the password again"),
+            "{message}"
+        );
+        assert_eq!(w.incode.logins(), 0, "nothing was sent: {field}");
+    }
+    // Typed again, the new destination is the administrator's choice: validation signs in.
+    w.params = saved;
+    w.set("ca_bundle", bundle.to_str().unwrap());
+    w.set("api_key", API_KEY);
+    w.set("admin_password", PASSWORD);
+    assert_eq!(w.validate().status, Some(0));
+    assert_eq!(w.incode.logins(), 1);
+    // Masks for an input splunkd does not hold (deleted, then created again by name).
+    let mut gone = World::new("validate-destination-gone");
+    gone.set("api_key", "********");
+    gone.set("admin_password", "********");
+    let run = gone.validate();
+    assert_eq!(run.status, Some(1), "{run:?}");
+    let message = tree(&run.stdout).child("message").text.clone();
+    assert!(
+        message.contains("there is no saved input \"prod\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_stored_proxy_password_goes_to_no_new_proxy_and_is_used_when_the_key_is_typed_again() {
+    use support::fake_proxy::FakeProxy;
+    let mut w = World::new("validate-proxy");
+    let proxy = FakeProxy::start(Some(("bob", "hunter2")));
+    w.set(
+        "proxy_url",
+        &format!("http://bob:hunter2@127.0.0.1:{}", proxy.port),
+    );
+    assert_eq!(w.run().status, Some(0)); // stores the three secrets, masks them
+    let masked_proxy = format!("http://bob:********@127.0.0.1:{}", proxy.port);
+    w.set("proxy_url", &masked_proxy);
+    w.set("admin_password", "********");
+    // The API key typed again: signing in goes through the proxy with its stored password.
+    w.set("api_key", API_KEY);
+    let run = w.validate();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(w.incode.logins(), 1, "signed in through the proxy");
+    // The stored proxy password never goes to another proxy, even with the rest typed again.
+    w.set("admin_password", PASSWORD);
+    let other = FakeProxy::start(None);
+    w.set(
+        "proxy_url",
+        &format!("http://bob:********@127.0.0.1:{}", other.port),
+    );
+    let run = w.validate();
+    assert_eq!(run.status, Some(1), "{run:?}");
+    let message = tree(&run.stdout).child("message").text.clone();
+    assert!(
+        message.contains("proxy_url holds the mask (********) for the stored proxy password, but the proxy's host changed"),
+        "{message}"
+    );
+    assert!(other.seen().is_empty(), "nothing went to the new proxy");
 }
 
 #[test]

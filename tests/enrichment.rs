@@ -11,6 +11,11 @@ use support::fake_splunkd::ExportFailure;
 use support::world::*;
 use support::*;
 
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
 #[test]
 fn first_pass_enriches_finished_interviews_and_masks_the_secrets() {
     let w = World::new("first");
@@ -34,11 +39,12 @@ fn first_pass_enriches_finished_interviews_and_masks_the_secrets() {
 
     let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
-    let events = events(&run);
+    let mut events = events(&run);
+    events.sort_by(|a, b| a.time.cmp(&b.time));
     assert_eq!(
         ids(&events),
         ["i-1", "i-3", "i-4"],
-        "finished only, oldest first, within the backfill"
+        "finished only, within the backfill"
     );
     let first = &events[0];
     assert_eq!(first.time, format!("{}.250", t - 61));
@@ -175,11 +181,13 @@ fn later_passes_read_masked_secrets_and_fetch_only_whats_new() {
         "masked secrets are not stored again"
     );
 
-    // The second window starts at the first pass's high-water mark (the latest index time it
-    // saw) less the overlap.
+    // The second window starts where the first one ended (the first pass's clock: its search
+    // finished) less the overlap.
     let exports = w.splunkd.exports();
+    let latest_1: i64 = exports[0].form["index_latest"].parse().unwrap();
     let earliest_2: i64 = exports[1].form["index_earliest"].parse().unwrap();
-    assert_eq!(earliest_2, t - 100 - 600);
+    assert!((t..t + 5).contains(&latest_1), "{latest_1}");
+    assert_eq!(earliest_2, latest_1 - 600);
     let earliest_time: i64 = exports[1].form["earliest_time"].parse().unwrap();
     assert!(earliest_time <= earliest_2 - 7 * 24 * 3600);
 }
@@ -238,7 +246,10 @@ fn throttling_is_retried_after_retry_after_and_pauses_every_worker() {
     let started = std::time::Instant::now();
     let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
-    assert_eq!(ids(&events(&run)), ["t0", "t1", "t2", "t3", "t4", "t5"]);
+    assert_eq!(
+        sorted(ids(&events(&run))),
+        ["t0", "t1", "t2", "t3", "t4", "t5"]
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "Retry-After honoured"
@@ -248,22 +259,22 @@ fn throttling_is_retried_after_retry_after_and_pauses_every_worker() {
         line.contains("enriched=6 retried=2 throttled=2 deferred=0"),
         "{line}"
     );
-    // The pause held every request back, not just t0's: after the first 429, nothing was
-    // sent for about the Retry-After second.
+    // The pause held every request back, not just t0's: after the first 429 was answered
+    // (100 ms after t0's request arrived), nothing was sent for about the Retry-After second.
+    // A request sent as the 429 came back, for an answer that came back with it, is not held.
     let state = w.incode.state.lock().unwrap();
     let first_429 = state
         .score_requests
         .iter()
         .position(|id| id == "t0")
         .unwrap();
-    let at = state.score_times[first_429];
+    let answered = state.score_times[first_429] + Duration::from_millis(100);
     for (id, sent) in state.score_requests.iter().zip(&state.score_times) {
-        // The request sent together with t0's (the first burst) is not held back.
-        if *sent > at + Duration::from_millis(50) {
+        if *sent > answered + Duration::from_millis(50) {
             assert!(
-                sent.duration_since(at) >= Duration::from_millis(900),
+                sent.duration_since(answered) >= Duration::from_millis(900),
                 "{id} sent {:?} after the 429",
-                sent.duration_since(at)
+                sent.duration_since(answered)
             );
         }
     }
@@ -411,45 +422,75 @@ fn malformed_json_from_incode_is_deferred() {
 }
 
 #[test]
-fn a_failed_search_does_not_advance_the_high_water_mark() {
-    for failure in [
-        ExportFailure::Message(
-            "WARN",
-            "Search results might be incomplete: peer idx2 is down.",
+fn a_failed_search_does_not_advance_the_high_water_mark_nor_stop_the_backlog() {
+    for (failure, rows_before_it) in [
+        (
+            ExportFailure::Message(
+                "WARN",
+                "Search results might be incomplete: peer idx2 is down.",
+            ),
+            true,
         ),
-        ExportFailure::Http(
-            400,
-            "FATAL",
-            "Error in 'search' command: Unable to parse the search",
+        (
+            ExportFailure::Http(
+                400,
+                "FATAL",
+                "Error in 'search' command: Unable to parse the search",
+            ),
+            false,
         ),
-        ExportFailure::Message("ERROR", "Search auto-canceled"),
-        ExportFailure::Broken,
+        (
+            ExportFailure::Http(503, "ERROR", "Service Unavailable: search head busy"),
+            false,
+        ),
+        (
+            ExportFailure::Message("ERROR", "Search auto-canceled"),
+            true,
+        ),
+        (ExportFailure::Broken, true),
     ] {
         let w = World::new("searchfail");
         // A mark from an event's index time: without one, each pass's window would start
         // `backfill_hours` before its own clock, and two passes a second apart would differ.
         let t = now();
         w.webhook("first", "ONBOARDING_FINISHED", (t - 30) as f64, t - 20);
+        // A session whose score is not there yet: the backlog of the next pass.
+        w.webhook("backlog", "ONBOARDING_FINISHED", (t - 29) as f64, t - 20);
+        w.incode
+            .script("backlog", vec![Answer::error(404, "Not Found")]);
         let first = w.run();
         assert_eq!(
             (first.status, ids(&events(&first))),
             (Some(0), vec!["first".to_owned()]),
             "a first pass sets the high-water mark"
         );
-        let fetched = w.incode.score_requests().len();
+        w.checkpoint()
+            .execute("UPDATE jobs SET next_attempt_at = 0", [])
+            .unwrap();
         w.webhook("s", "ONBOARDING_FINISHED", (t - 10 - 1) as f64, t - 10);
         w.splunkd.state.lock().unwrap().export_failure = Some(failure.clone());
         let run = w.run();
         assert_eq!(run.status, Some(1), "{failure:?}: {run:?}");
-        assert_eq!(tree(&run.stdout).tag, "stream");
         let errors: Vec<_> = run.errors();
         assert_eq!(errors.len(), 1, "{run:?}");
         assert!(errors[0].contains("event=splunkd_error"), "{}", errors[0]);
-        assert_eq!(w.incode.score_requests().len(), fetched);
+        assert!(summary(&run).contains(" search_failed=true"), "{run:?}");
+        // The backlog was fetched all the same, and the rows the search did return count.
+        let mut expected = vec!["backlog".to_owned()];
+        if rows_before_it {
+            expected.push("s".into());
+        }
+        assert_eq!(sorted(ids(&events(&run))), expected, "{failure:?}");
         // Repaired: the next pass searches the same window again and finds the event.
         w.splunkd.state.lock().unwrap().export_failure = None;
         let run = w.run();
-        assert_eq!(ids(&events(&run)), ["s"], "{failure:?}");
+        assert_eq!(run.status, Some(0), "{run:?}");
+        let again: Vec<String> = if rows_before_it {
+            vec![]
+        } else {
+            vec!["s".into()]
+        };
+        assert_eq!(ids(&events(&run)), again, "{failure:?}");
         let exports = w.splunkd.exports();
         assert_eq!(
             exports[1].form["index_earliest"],
@@ -459,17 +500,26 @@ fn a_failed_search_does_not_advance_the_high_water_mark() {
 }
 
 #[test]
-fn an_empty_answer_to_the_search_does_not_move_the_window_past_unseen_events() {
+fn an_empty_answer_to_the_search_is_a_failed_search_and_does_not_move_the_window() {
     // splunkd answers some failed searches (an eval error, a lookup that fails) with 200 and an
-    // empty body: indistinguishable from "nothing new", so it must not advance the mark.
+    // empty body; a search that found nothing ends with its last-row mark instead.
     let w = World::new("emptyok");
     let t = now();
     w.webhook("a", "ONBOARDING_FINISHED", (t - 701) as f64, t - 700);
     assert_eq!(ids(&events(&w.run())), ["a"]);
-    w.webhook("b", "ONBOARDING_FINISHED", (t - 651) as f64, t - 650);
+    // Searchable only now, though indexed before the first pass ended (within the overlap).
+    w.webhook("b", "ONBOARDING_FINISHED", (t - 11) as f64, t - 10);
     w.splunkd.state.lock().unwrap().export_failure = Some(ExportFailure::EmptyOk);
     let run = w.run();
-    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    assert_eq!((run.status, events(&run).len()), (Some(1), 0), "{run:?}");
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1, "{run:?}");
+    assert!(
+        errors[0].contains("event=splunkd_error")
+            && errors[0].contains("without its last-row mark"),
+        "{}",
+        errors[0]
+    );
     w.splunkd.state.lock().unwrap().export_failure = None;
     assert_eq!(
         ids(&events(&w.run())),
@@ -535,14 +585,15 @@ fn a_masked_secret_missing_from_the_store_is_an_actionable_error() {
 }
 
 #[test]
-fn at_most_max_concurrency_requests_are_in_flight_and_output_is_in_order() {
+fn at_most_max_concurrency_requests_are_in_flight_and_each_interview_is_written_once() {
     let mut w = World::new("concurrency");
     let expected = w.finished_sessions("c", 40);
     *w.incode.latency.lock().unwrap() = Duration::from_millis(30);
     w.set("max_concurrency", "3");
     let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
-    assert_eq!(ids(&events(&run)), expected);
+    // Written as the answers arrive, so in about the order sent (oldest first).
+    assert_eq!(sorted(ids(&events(&run))), expected);
     assert_eq!(
         w.incode
             .max_in_flight
@@ -709,7 +760,7 @@ fn a_large_export_is_streamed_not_buffered() {
     fn row(i: usize) -> Value {
         json!({"interviewId": format!("g{}", i % 10), "onboardingStatus": "ONBOARDING_FINISHED",
                "clientId": "acme", "flowId": "flow-1", "externalCustomerId": format!("customer-{i:08}"),
-               "t": "1795600000.000"})
+               "t": "1795600000.000", "it": "1795600005"})
     }
     let mut peaks = Vec::new();
     for count in [2_000, 100_000] {
@@ -864,7 +915,7 @@ fn sigterm_writes_what_finished_commits_and_exits_within_5_seconds() {
     let second = w.run();
     let mut delivered = ids(&first);
     delivered.extend(ids(&events(&second)));
-    assert_eq!(delivered, all, "nothing lost, nothing repeated");
+    assert_eq!(sorted(delivered), all, "nothing lost, nothing repeated");
 }
 
 #[test]
@@ -886,6 +937,38 @@ fn sigterm_drops_requests_that_hang_and_still_closes_the_stream() {
         summary(&run).contains("enriched=0") && summary(&run).contains("backlog=1"),
         "{run:?}"
     );
+}
+
+#[test]
+fn a_request_that_hangs_holds_back_no_other_result_and_a_stop_keeps_what_arrived() {
+    let mut w = World::new("head-of-line");
+    let all = w.finished_sessions("h", 12);
+    // The oldest session's answer hangs; the others come at once.
+    w.incode.script(
+        "h000",
+        vec![Answer::ok(&default_score()).after(Duration::from_secs(30))],
+    );
+    w.set("max_concurrency", "4");
+    w.set("request_timeout", "60");
+    let (child, stdout) = spawn(&w);
+    while w.incode.score_requests().len() < all.len() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Every answer but h000's has arrived.
+    std::thread::sleep(Duration::from_millis(300));
+    let (run, took) = terminate(child, stdout);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(sorted(ids(&events(&run))), all[1..], "{run:?}");
+    assert!(
+        summary(&run).contains("enriched=11") && summary(&run).contains("backlog=1"),
+        "{run:?}"
+    );
+    // Committed: the next run fetches only the one that hung.
+    let requests = w.incode.score_requests().len();
+    let second = w.run();
+    assert_eq!(ids(&events(&second)), ["h000"], "{second:?}");
+    assert_eq!(w.incode.score_requests().len(), requests + 1);
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// How long this answer takes, beyond the fake's latency (a request that hangs).
+    pub delay: Duration,
 }
 
 impl Answer {
@@ -30,6 +32,7 @@ impl Answer {
             body: json!({"timestamp": 1584639032757u64, "status": status, "error": error,
                          "message": format!("{error}."), "path": "/omni/get/score"})
             .to_string(),
+            delay: Duration::ZERO,
         }
     }
 
@@ -47,7 +50,13 @@ impl Answer {
             status: 200,
             headers: vec![],
             body: body.to_owned(),
+            delay: Duration::ZERO,
         }
+    }
+
+    /// This answer, after `delay`.
+    pub fn after(self, delay: Duration) -> Answer {
+        Answer { delay, ..self }
     }
 }
 
@@ -80,6 +89,8 @@ pub struct State {
     pub seen: Vec<Seen>,
     /// Invalidate every token after this many score requests (token expiry mid-pass).
     pub expire_tokens_after: Option<usize>,
+    /// While set, every score request gets this answer (an Incode incident).
+    pub outage: Option<Answer>,
 }
 
 /// A running fake Incode.
@@ -133,6 +144,7 @@ impl FakeIncode {
             score_times: vec![],
             seen: vec![],
             expire_tokens_after: None,
+            outage: None,
         }));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
@@ -184,7 +196,7 @@ fn respond(answer: Answer) -> Response {
     Response {
         status: answer.status,
         headers,
-        body: answer.body,
+        body: answer.body.into(),
     }
 }
 
@@ -246,16 +258,19 @@ fn handle(
             if s.expire_tokens_after == Some(s.score_requests.len()) {
                 s.tokens.clear();
             }
-            let answer = s
-                .scripts
-                .get_mut(&id)
-                .and_then(VecDeque::pop_front)
-                .unwrap_or_else(|| Answer::ok(&s.default_score));
+            let answer = match s.outage.clone() {
+                Some(outage) => outage,
+                None => s
+                    .scripts
+                    .get_mut(&id)
+                    .and_then(VecDeque::pop_front)
+                    .unwrap_or_else(|| Answer::ok(&s.default_score)),
+            };
             drop(s);
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             max_in_flight.fetch_max(now, Ordering::SeqCst);
             let latency = *latency.lock().unwrap(); // not held while sleeping
-            std::thread::sleep(latency);
+            std::thread::sleep(latency + answer.delay);
             in_flight.fetch_sub(1, Ordering::SeqCst);
             respond(answer)
         }

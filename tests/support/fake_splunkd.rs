@@ -1,16 +1,17 @@
 //! A fake of splunkd's REST API, shaped on its documented wire formats: the `Splunk <key>`
 //! authorization, `servicesNS/nobody/<app>/` paths, JSON feeds and `messages`, storage/passwords
-//! entity names (`realm:name:`, `:` escaped), the input edit endpoint, and `search/jobs/export`
-//! streaming one JSON object per line and honouring the index-time bounds.
+//! entity names (`realm:name:`, `:` escaped), the input's own entity (read and edit), and
+//! `search/jobs/export` streaming one JSON object per line, newest `_time` first as splunkd
+//! streams events, honouring the index-time bounds, the `fields` list and an `append`ed
+//! `makeresults` row.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use tiny_http::{Header, Method, Response, Server, SslConfig, StatusCode};
 
+use super::http_server::{self, Body, Request, Response};
 use super::tls::Pki;
 
 /// One webhook event as splunkd has indexed it.
@@ -33,7 +34,8 @@ pub enum ExportFailure {
     Message(&'static str, &'static str),
     /// The stream stops in the middle of a row.
     Broken,
-    /// 200 and an empty body, as splunkd answers some failed searches.
+    /// 200 and an empty body, as splunkd answers some failed searches (an eval error, a lookup
+    /// that fails): no rows, and no last-row mark.
     EmptyOk,
 }
 
@@ -45,6 +47,19 @@ pub struct Seen {
     pub query: BTreeMap<String, String>,
     pub form: BTreeMap<String, String>,
     pub authorization: String,
+}
+
+/// One export as the fake streamed it.
+#[derive(Clone, Debug)]
+pub struct Streamed {
+    /// The form of the request.
+    pub form: BTreeMap<String, String>,
+    /// Result rows sent.
+    pub rows: usize,
+    /// Whether the whole body reached the client (false: it went away, e.g. on a timeout).
+    pub complete: bool,
+    /// From the request to the end of the body (or the client leaving).
+    pub took: Duration,
 }
 
 /// A stored credential.
@@ -69,54 +84,43 @@ pub struct State {
     /// Rows generated on the fly instead of `events` (large exports).
     pub generated: Option<Generated>,
     pub passwords: BTreeMap<String, Credential>,
+    /// The `incode://<name>` inputs splunkd holds now: name → settings, as `GET
+    /// data/inputs/incode/<name>` shows them; edits update them.
+    pub inputs: BTreeMap<String, BTreeMap<String, String>>,
     /// Each input edit: (input name, fields).
     pub input_edits: Vec<(String, BTreeMap<String, String>)>,
     pub export_failure: Option<ExportFailure>,
     /// How long the export waits before it answers (a stalled search).
-    pub export_delay: std::time::Duration,
+    pub export_delay: Duration,
+    /// How long the export takes for each result row (a search over many buckets).
+    pub row_delay: Duration,
     pub seen: Vec<Seen>,
+    pub streamed: Vec<Streamed>,
 }
 
-/// A running fake splunkd.
+/// A running fake splunkd; it stops when dropped.
 pub struct FakeSplunkd {
     pub uri: String,
     pub state: Arc<Mutex<State>>,
-    _threads: Vec<JoinHandle<()>>,
+    _server: http_server::Server,
 }
 
 impl FakeSplunkd {
-    /// Serves HTTPS with the given server certificate.
+    /// Serves HTTPS with the given server certificate on 127.0.0.1.
     pub fn start(pki: &Pki, session_key: &str) -> FakeSplunkd {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        no_delay(&listener);
-        let server = Server::from_listener(
-            listener,
-            Some(SslConfig {
-                certificate: pki.cert_pem.clone().into_bytes(),
-                private_key: pki.key_pem.clone().into_bytes(),
-            }),
-        )
-        .unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
-        let server = Arc::new(server);
         let state = Arc::new(Mutex::new(State {
             session_key: session_key.to_owned(),
             ..State::default()
         }));
-        let threads = (0..4)
-            .map(|_| {
-                let (server, state) = (server.clone(), state.clone());
-                std::thread::spawn(move || {
-                    while let Ok(request) = server.recv() {
-                        handle(request, &state);
-                    }
-                })
-            })
-            .collect();
+        let handler: http_server::Handler = {
+            let state = state.clone();
+            Arc::new(move |request| handle(request, &state))
+        };
+        let server = http_server::start_tls(handler, pki);
         FakeSplunkd {
-            uri: format!("https://127.0.0.1:{port}"),
+            uri: format!("https://127.0.0.1:{}", server.port),
             state,
-            _threads: threads,
+            _server: server,
         }
     }
 
@@ -140,33 +144,21 @@ impl FakeSplunkd {
             .cloned()
             .collect()
     }
+
+    /// The exports streamed so far, in the order they ended.
+    pub fn streamed(&self) -> Vec<Streamed> {
+        self.state.lock().unwrap().streamed.clone()
+    }
 }
 
 const BASE: &str = "/servicesNS/nobody/TA-incode/";
 
-/// TCP_NODELAY on the listening socket, which the accepted ones inherit: tiny_http writes a
-/// response in several small writes, and with Nagle's algorithm each waits for the client's
-/// delayed acknowledgement (40 ms), which would be charged to the binary under test.
-fn no_delay(listener: &std::net::TcpListener) {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt TCP_NODELAY");
-}
-
-fn json_response(status: u16, body: Value) -> Response<std::io::Cursor<Vec<u8>>> {
-    Response::from_string(body.to_string())
-        .with_status_code(status)
-        .with_header(Header::from_bytes("Content-Type", "application/json").unwrap())
+fn json_response(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        headers: vec![("Content-Type", "application/json".to_owned())],
+        body: Body::Full(body.to_string()),
+    }
 }
 
 fn message(kind: &str, text: &str) -> Value {
@@ -185,62 +177,51 @@ fn pairs(s: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn handle(mut request: tiny_http::Request, state: &Mutex<State>) {
-    let (raw_path, raw_query) = request
-        .url()
+fn handle(request: Request, state: &Arc<Mutex<State>>) -> Response {
+    let received = Instant::now();
+    let (path, query) = request
+        .url
         .split_once('?')
-        .map_or((request.url().to_owned(), String::new()), |(p, q)| {
+        .map_or((request.url.clone(), String::new()), |(p, q)| {
             (p.to_owned(), q.to_owned())
         });
-    let mut body = String::new();
-    request.as_reader().read_to_string(&mut body).unwrap();
-    let authorization = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Authorization"))
-        .map(|h| h.value.to_string())
-        .unwrap_or_default();
     let seen = Seen {
-        method: request.method().to_string(),
-        path: raw_path.clone(),
-        query: pairs(&raw_query),
-        form: pairs(&body),
-        authorization: authorization.clone(),
+        method: request.method.clone(),
+        path: path.clone(),
+        query: pairs(&query),
+        form: pairs(&request.body),
+        authorization: request
+            .headers
+            .get("authorization")
+            .cloned()
+            .unwrap_or_default(),
     };
     let mut s = state.lock().unwrap();
     s.seen.push(seen.clone());
-    if authorization != format!("Splunk {}", s.session_key) {
-        let _ = request.respond(json_response(401, message("ERROR", "Unauthorized")));
-        return;
+    if seen.authorization != format!("Splunk {}", s.session_key) {
+        return json_response(401, message("ERROR", "Unauthorized"));
     }
     if seen.query.get("output_mode").map(String::as_str) != Some("json")
         && seen.form.get("output_mode").map(String::as_str) != Some("json")
     {
-        let _ = request.respond(Response::from_string("<feed/>").with_status_code(200));
-        return;
+        return Response {
+            status: 200,
+            headers: vec![("Content-Type", "text/xml".to_owned())],
+            body: Body::Full("<feed/>".to_owned()),
+        };
     }
-    let Some(endpoint) = raw_path.strip_prefix(BASE) else {
-        let _ = request.respond(json_response(404, message("ERROR", "Not Found")));
-        return;
+    let Some(endpoint) = path.strip_prefix(BASE) else {
+        return json_response(404, message("ERROR", "Not Found"));
     };
-    let method = request.method().clone();
-    let response = match (method, endpoint) {
-        (Method::Post, "search/jobs/export") => {
-            let (status, reader) = export(&s, &seen.form);
+    match (seen.method.as_str(), endpoint) {
+        ("POST", "search/jobs/export") => {
+            let response = export(&s, &seen.form, state.clone(), received);
             let delay = s.export_delay;
             drop(s);
             std::thread::sleep(delay);
-            let response = Response::new(
-                StatusCode(status),
-                vec![Header::from_bytes("Content-Type", "application/json").unwrap()],
-                reader,
-                None,
-                None,
-            );
-            let _ = request.respond(response);
-            return;
+            response
         }
-        (Method::Post, "storage/passwords") => {
+        ("POST", "storage/passwords") => {
             let (realm, name) = (seen.form["realm"].clone(), seen.form["name"].clone());
             let entity = format!(
                 "{}:{}:",
@@ -274,31 +255,61 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>) {
                     404,
                     message("ERROR", &format!("Could not find object id={entity}")),
                 ),
-                (Method::Get, Some(c)) => json_response(200, feed(&entity, c)),
-                (Method::Post, Some(c)) => {
+                ("GET", Some(c)) => json_response(200, feed(&entity, c)),
+                ("POST", Some(c)) => {
                     c.password = seen.form["password"].clone();
                     json_response(200, feed(&entity, c))
                 }
                 _ => json_response(405, message("ERROR", "Method not allowed")),
             }
         }
-        (Method::Post, path) if path.starts_with("data/inputs/incode/") => {
+        (method, path) if path.starts_with("data/inputs/incode/") => {
             let name = decode(&path["data/inputs/incode/".len()..]);
             let mut fields = seen.form.clone();
             fields.remove("output_mode");
-            s.input_edits.push((name, fields));
-            json_response(200, json!({"entry": []}))
+            match method {
+                "GET" => match s.inputs.get(&name) {
+                    Some(settings) => json_response(200, input_feed(&name, settings)),
+                    None => json_response(
+                        404,
+                        message(
+                            "ERROR",
+                            &format!("Could not find object id=incode://{name}"),
+                        ),
+                    ),
+                },
+                "POST" => {
+                    s.input_edits.push((name.clone(), fields.clone()));
+                    let settings = s.inputs.entry(name.clone()).or_default();
+                    settings.extend(fields);
+                    let settings = settings.clone();
+                    json_response(200, input_feed(&name, &settings))
+                }
+                _ => json_response(405, message("ERROR", "Method not allowed")),
+            }
         }
         _ => json_response(404, message("ERROR", "Not Found")),
-    };
-    drop(s);
-    let _ = request.respond(response);
+    }
 }
 
 fn feed(entity: &str, c: &Credential) -> Value {
     json!({"entry": [{"name": entity, "content": {
         "clear_password": c.password, "password": "********", "encr_password": "$7$ZmFrZQ==",
         "realm": c.realm, "username": c.name}}]})
+}
+
+/// An input's entity as `data/inputs/<scheme>/<name>` shows it: the settings in `content`,
+/// every value a string, with the built-ins splunkd adds.
+fn input_feed(name: &str, settings: &BTreeMap<String, String>) -> Value {
+    let mut content: Map<String, Value> = settings
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    content.entry("disabled").or_insert(json!(false));
+    content.entry("host").or_insert(json!("$decideOnStartup"));
+    content.entry("index").or_insert(json!("default"));
+    json!({"entry": [{"name": name, "content": content,
+                      "acl": {"app": "TA-incode", "owner": "nobody", "sharing": "app"}}]})
 }
 
 /// The statuses listed in `onboardingStatus IN (...)` of the SPL.
@@ -313,46 +324,92 @@ fn statuses(search: &str) -> Vec<String> {
         .collect()
 }
 
-/// The fields after `| table`.
-fn table(search: &str) -> Vec<String> {
-    search
-        .split("| table ")
-        .nth(1)
-        .map(|t| {
-            t.split_whitespace()
-                .take_while(|w| *w != "|")
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+/// The fields kept by `| fields a b c` (or `| table a b c`), and whether `_raw` and `_time`
+/// are kept too: `fields` keeps those internal fields unless `| fields - _*` removes them,
+/// `table` keeps only what it names.
+fn kept_fields(search: &str) -> (Vec<String>, bool) {
+    let commands: Vec<&str> = search.split('|').map(str::trim).collect();
+    let mut names = Vec::new();
+    let mut internal = true;
+    for command in &commands {
+        let mut words = command.split_whitespace();
+        match words.next() {
+            Some("fields") => {
+                let rest: Vec<&str> = words.collect();
+                match rest.first() {
+                    Some(&"-") => {
+                        if rest[1..].iter().any(|w| w.trim_matches(',') == "_*") {
+                            internal = false;
+                        }
+                    }
+                    _ => {
+                        names = rest
+                            .iter()
+                            .map(|w| w.trim_matches(',').to_owned())
+                            .filter(|w| !w.is_empty() && w != "+")
+                            .collect()
+                    }
+                }
+            }
+            Some("table") => {
+                names = words.map(|w| w.trim_matches(',').to_owned()).collect();
+                internal = false;
+            }
+            _ => {}
+        }
+    }
+    (names, internal)
 }
 
-fn export(s: &State, form: &BTreeMap<String, String>) -> (u16, Box<dyn Read + Send>) {
+/// `_time` as export renders it: ISO 8601 with milliseconds and the offset.
+fn iso(time: f64) -> String {
+    let t = chrono::DateTime::from_timestamp_millis((time * 1000.0).round() as i64).unwrap();
+    t.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
+}
+
+fn export(
+    s: &State,
+    form: &BTreeMap<String, String>,
+    state: Arc<Mutex<State>>,
+    received: Instant,
+) -> Response {
     let search = form.get("search").cloned().unwrap_or_default();
     if !search.starts_with("search ") || !search.contains("`incode_index`") {
-        return (
-            400,
-            Box::new(std::io::Cursor::new(
-                message("FATAL", "Unknown search command").to_string(),
-            )),
-        );
+        return json_response(400, message("FATAL", "Unknown search command"));
     }
     if let Some(ExportFailure::EmptyOk) = &s.export_failure {
-        return (200, Box::new(std::io::empty()));
+        return Response {
+            status: 200,
+            headers: vec![("Content-Type", "application/json".to_owned())],
+            body: Body::Full(String::new()),
+        };
     }
     if let Some(ExportFailure::Http(status, kind, text)) = &s.export_failure {
-        return (
-            *status,
-            Box::new(std::io::Cursor::new(message(kind, text).to_string())),
-        );
+        return json_response(*status, message(kind, text));
     }
+    // The bounds of the request, and those written inside the SPL: both apply.
     let number = |k: &str| form.get(k).and_then(|v| v.parse::<f64>().ok());
-    let (index_earliest, index_latest) = (number("index_earliest"), number("index_latest"));
+    let in_spl = |k: &str| {
+        search
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let both = |a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64| match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
+    };
+    let index_earliest = both(
+        number("index_earliest"),
+        in_spl("_index_earliest="),
+        f64::max,
+    );
+    let index_latest = both(number("index_latest"), in_spl("_index_latest="), f64::min);
     let earliest_time = number("earliest_time");
     let wanted = statuses(&search);
-    let fields = table(&search);
+    let (fields, internal) = kept_fields(&search);
     let row = |e: &Indexed| -> Map<String, Value> {
-        fields
+        let mut row: Map<String, Value> = fields
             .iter()
             .filter_map(|f| {
                 let value = match f.as_str() {
@@ -370,9 +427,14 @@ fn export(s: &State, form: &BTreeMap<String, String>) -> (u16, Box<dyn Read + Se
                     )
                 })
             })
-            .collect()
+            .collect();
+        if internal {
+            row.insert("_raw".into(), json!(e.raw.to_string()));
+            row.insert("_time".into(), json!(iso(e.time)));
+        }
+        row
     };
-    let rows: Vec<Map<String, Value>> = s
+    let mut matching: Vec<&Indexed> = s
         .events
         .iter()
         .filter(|e| index_earliest.is_none_or(|b| e.index_time as f64 >= b))
@@ -385,22 +447,35 @@ fn export(s: &State, form: &BTreeMap<String, String>) -> (u16, Box<dyn Read + Se
                     .and_then(Value::as_str)
                     .is_some_and(|st| wanted.iter().any(|w| w == st))
         })
-        .map(row)
         .collect();
-    let failure = s.export_failure.clone();
+    // Events stream newest first.
+    matching.sort_by(|a, b| b.time.total_cmp(&a.time));
+    let rows: Vec<Value> = matching
+        .into_iter()
+        .map(|e| Value::Object(row(e)))
+        .collect();
     let generated = s.generated;
     let total = generated.map_or(rows.len(), |g| g.count);
+    let row_delay = s.row_delay;
+    let failure = s.export_failure.clone();
+    let form = form.clone();
     let lines = (0..total).map(move |i| {
         let result = match generated {
             Some(g) => (g.row)(i),
-            None => Value::Object(rows[i].clone()),
+            None => rows[i].clone(),
         };
+        std::thread::sleep(row_delay);
         let mut line = json!({"preview": false, "offset": i, "result": result});
         if i + 1 == total {
             line["lastrow"] = json!(true);
         }
         line.to_string() + "\n"
     });
+    // A search that found nothing still ends with the last-row mark (polarityio/splunk
+    // `formatSplunkResponseBody`: "if we have no results the return payload is this:
+    // {"preview":false,"lastrow":true}").
+    let empty = (total == 0).then(|| "{\"preview\":false,\"lastrow\":true}\n".to_owned());
+    let lines = lines.chain(empty);
     let tail: Box<dyn Iterator<Item = String> + Send> = match failure {
         Some(ExportFailure::Message(kind, text)) => {
             Box::new(std::iter::once(message(kind, text).to_string() + "\n"))
@@ -410,37 +485,68 @@ fn export(s: &State, form: &BTreeMap<String, String>) -> (u16, Box<dyn Read + Se
         )),
         _ => Box::new(std::iter::empty()),
     };
-    (
-        200,
-        Box::new(Lines {
+    let record = Recorder {
+        state,
+        streamed: Streamed {
+            form,
+            rows: 0,
+            complete: false,
+            took: Duration::ZERO,
+        },
+        received,
+    };
+    Response {
+        status: 200,
+        headers: vec![("Content-Type", "application/json".to_owned())],
+        body: Body::Stream(Box::new(Recorded {
             lines: Box::new(lines.chain(tail)),
-            buffer: Vec::new(),
-            at: 0,
-        }),
-    )
+            record,
+            total,
+        })),
+    }
 }
 
-/// A body produced line by line, so a large export is never held in memory by the fake either.
-struct Lines {
+/// Counts what an export sent; records it when the body ends or the client goes away.
+struct Recorder {
+    state: Arc<Mutex<State>>,
+    streamed: Streamed,
+    received: Instant,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.streamed.took = self.received.elapsed();
+        let streamed = self.streamed.clone();
+        if let Ok(mut s) = self.state.lock() {
+            s.streamed.push(streamed);
+        }
+    }
+}
+
+/// The export body, line by line, so a large export is never held in memory by the fake
+/// either.
+struct Recorded {
     lines: Box<dyn Iterator<Item = String> + Send>,
-    buffer: Vec<u8>,
-    at: usize,
+    record: Recorder,
+    total: usize,
 }
 
-impl Read for Lines {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.buffer.len() {
-            match self.lines.next() {
-                Some(line) => {
-                    self.buffer = line.into_bytes();
-                    self.at = 0;
+impl Iterator for Recorded {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        match self.lines.next() {
+            Some(line) => {
+                let streamed = &mut self.record.streamed;
+                if streamed.rows < self.total {
+                    streamed.rows += 1;
                 }
-                None => return Ok(0),
+                Some(line.into_bytes())
+            }
+            None => {
+                self.record.streamed.complete = true;
+                None
             }
         }
-        let n = out.len().min(self.buffer.len() - self.at);
-        out[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }

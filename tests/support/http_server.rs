@@ -1,13 +1,15 @@
 //! An HTTP/1.1 server on hyper for the fakes, plain or over TLS (tokio-rustls): requests are
 //! handed whole to a blocking handler (which may sleep to simulate latency) on tokio's blocking
-//! pool, so many requests are served at once, as a real API serves them.
+//! pool, so many requests are served at once, as a real API serves them. A response body is
+//! whole, or streamed chunk by chunk from an iterator run on the blocking pool (a search's
+//! results, produced as they are sent and as slowly as the iterator makes them).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
@@ -27,11 +29,44 @@ pub struct Request {
     pub body: String,
 }
 
-/// A response, whole.
+/// A response: status and headers, then the body.
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
-    pub body: String,
+    pub body: Body,
+}
+
+/// A response body.
+pub enum Body {
+    /// Sent at once.
+    Full(String),
+    /// Sent chunk by chunk as the iterator yields them (`Transfer-Encoding: chunked`); the
+    /// iterator stops being polled when the client goes away.
+    Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Body {
+        Body::Full(text)
+    }
+}
+
+/// A streamed body: chunks arrive from the producer on the blocking pool. A small channel, so
+/// the producer runs no further ahead of the client than a few chunks.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(hyper::body::Frame::data(c))))
+    }
 }
 
 pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
@@ -148,7 +183,21 @@ async fn serve(io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, handler
             for (k, v) in answer.headers {
                 response = response.header(k, v);
             }
-            Ok::<_, Infallible>(response.body(Full::new(Bytes::from(answer.body))).unwrap())
+            let body = match answer.body {
+                Body::Full(text) => Either::Left(Full::new(Bytes::from(text))),
+                Body::Stream(chunks) => {
+                    let (tx, rx) = tokio::sync::mpsc::channel(4);
+                    tokio::task::spawn_blocking(move || {
+                        for chunk in chunks {
+                            if tx.blocking_send(Bytes::from(chunk)).is_err() {
+                                break; // the client went away
+                            }
+                        }
+                    });
+                    Either::Right(ChannelBody(rx))
+                }
+            };
+            Ok::<_, Infallible>(response.body(body).unwrap())
         }
     });
     let _ = hyper::server::conn::http1::Builder::new()

@@ -124,8 +124,32 @@ impl World {
         self.run_with_env(&[])
     }
 
+    /// Makes the fake splunkd hold the input as the test's parameters say (what inputs.conf
+    /// holds now): splunkd hands a run its saved input, and validation compares with it.
+    pub fn save(&self) {
+        let settings = self.params.iter().cloned().collect();
+        self.splunkd
+            .state
+            .lock()
+            .unwrap()
+            .inputs
+            .insert("prod".into(), settings);
+    }
+
+    /// `--validate-arguments` for this input's parameters, as splunkd runs it when the form is
+    /// saved (the saved input is whatever the last [`World::save`] or run left).
+    pub fn validate(&self) -> Run {
+        let run = incode(
+            &["--validate-arguments"],
+            self.validation_document().as_bytes(),
+        );
+        assert_no_secret(&run);
+        run
+    }
+
     /// [`World::run`] with extra environment variables (`HTTPS_PROXY`, …).
     pub fn run_with_env(&self, env: &[(&str, &str)]) -> Run {
+        self.save();
         let home = self.dir.join("home");
         let mut env = env.to_vec();
         env.push(("SPLUNK_HOME", home.to_str().unwrap()));
