@@ -427,8 +427,8 @@ impl Checkpoint {
 /// Sets the connection up and applies the migrations the file has not seen yet.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CheckpointError> {
     let sql = |e| CheckpointError::sqlite(path, e);
-    // WAL: a commit appends to the log without an fsync of the database, so committing after
-    // every written event stays cheap; NORMAL still survives a process kill. EXCLUSIVE
+    // WAL: a commit appends to the log without an fsync of the database, so committing a batch
+    // of written events stays cheap; NORMAL still survives a process kill. EXCLUSIVE
     // locking: this process already holds the input's lock file, and SQLite then keeps its
     // page cache and WAL index in memory across transactions.
     conn.execute_batch(
