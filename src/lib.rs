@@ -22,6 +22,7 @@ pub mod retry;
 pub mod score;
 pub mod secret;
 pub mod secrets;
+pub mod server_conf;
 pub mod shutdown;
 pub mod splunkd;
 pub mod validation;

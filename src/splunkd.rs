@@ -1,22 +1,26 @@
 //! splunkd's REST API, as the input's session key allows: the credential store, the input's own
 //! settings, and streamed search results. Every call is made in the app's namespace
 //! (`servicesNS/nobody/TA-incode`), with `output_mode=json`, and never through a proxy.
+//! How splunkd's certificate is checked is [`Splunkd::new`]'s TLS policy (see `tls_client`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::BufReader;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::blocking::{Client, ClientBuilder, RequestBuilder};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use url::Url;
+use url::{Host, Url};
 
 use crate::http::{self, CertificateProblem, USER_AGENT};
 use crate::secret::Secret;
+use crate::server_conf::{ServerConf, ServerConfError};
 
 /// The app whose namespace every call uses.
 pub const APP: &str = "TA-incode";
@@ -38,24 +42,29 @@ pub enum SplunkdError {
     /// `server_uri` is not a URL.
     #[error("splunkd's server_uri \"{0}\" is not an http(s) URL")]
     BadUri(String),
-    /// The CA file could not be used.
+    /// A CA file could not be used.
     #[error(
-        "cannot use {path} to verify splunkd's certificate ({reason}): check that the file is \
-         splunkd's CA certificate in PEM form"
+        "cannot use {file} to verify splunkd's certificate ({reason}): it must be a PEM file of \
+         certificate authorities"
     )]
     CaFile {
         /// The CA file.
-        path: PathBuf,
+        file: CaFile,
         /// Why it cannot be used.
         reason: String,
     },
+    /// server.conf could not be read to find the CA file named by `sslRootCAPath`.
+    #[error(
+        "looking for splunkd's certificate authority (server.conf [sslConfig] sslRootCAPath): {0}"
+    )]
+    ServerConf(#[from] ServerConfError),
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTPS client for splunkd: {0}")]
     Client(String),
     /// No answer: splunkd down, wrong port, TLS refused, timeout.
     #[error(
         "cannot reach splunkd at {uri} for {what} ({detail}); check that splunkd is running and \
-         its certificate is signed by $SPLUNK_HOME/etc/auth/cacert.pem"
+         listening there"
     )]
     Unreachable {
         /// splunkd's URI.
@@ -141,6 +150,39 @@ pub struct IndexWindow {
     pub earliest_time: i64,
 }
 
+/// A CA file splunkd's certificate may chain to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFile {
+    /// The file.
+    pub path: PathBuf,
+    /// The server.conf whose `[sslConfig] sslRootCAPath` names it; `None` for
+    /// `$SPLUNK_HOME/etc/auth/cacert.pem`.
+    pub named_by: Option<PathBuf>,
+}
+
+impl fmt::Display for CaFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.named_by {
+            Some(conf) => write!(
+                f,
+                "{} (sslRootCAPath in {})",
+                self.path.display(),
+                conf.display()
+            ),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// What a verified splunkd certificate had to chain to, for the advice when it does not.
+#[derive(Debug)]
+struct Trusted {
+    /// Whether the system's CA store was among them: a host may have none.
+    system: bool,
+    /// Splunk's CA files.
+    files: Vec<CaFile>,
+}
+
 /// A client for one splunkd.
 pub struct Splunkd {
     http: Client,
@@ -148,57 +190,24 @@ pub struct Splunkd {
     base: Url,
     uri: String,
     auth: HeaderValue,
-    /// The CA file splunkd's certificate must chain to, when one is used.
-    ca: Option<PathBuf>,
+    /// What splunkd's certificate is verified against; `None` when it is not verified.
+    trusted: Option<Trusted>,
 }
 
 impl Splunkd {
-    /// A client for `server_uri` with the input's session key.
-    ///
-    /// TLS: when `$SPLUNK_HOME/etc/auth/cacert.pem` exists, splunkd's certificate must chain to
-    /// it, but its host name is not checked (Splunk's default certificate is issued to
-    /// `SplunkServerDefaultCert`, not to 127.0.0.1); without that file, a loopback `server_uri`
-    /// accepts splunkd's self-signed certificate; anything else is verified normally.
+    /// A client for `server_uri` with the input's session key. splunkd's certificate is not
+    /// verified on a loopback `server_uri`, and verified normally anywhere else (see
+    /// `tls_client`).
     pub fn new(
         server_uri: &str,
         session_key: &Secret,
         splunk_home: Option<&Path>,
     ) -> Result<Splunkd, SplunkdError> {
-        http::install_crypto_provider();
         let root = Url::parse(server_uri.trim_end_matches('/'))
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| SplunkdError::BadUri(server_uri.to_owned()))?;
-        let mut builder = Client::builder()
-            .no_proxy()
-            .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60));
-        let ca = splunk_home
-            .map(|home| home.join("etc/auth/cacert.pem"))
-            .filter(|path| root.scheme() == "https" && path.is_file());
-        if root.scheme() == "https" {
-            if let Some(path) = ca.clone() {
-                let ca_error = |reason: String| SplunkdError::CaFile {
-                    path: path.clone(),
-                    reason,
-                };
-                let pem = std::fs::read(&path).map_err(|e| ca_error(e.to_string()))?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| ca_error(e.to_string()))?;
-                if certs.is_empty() {
-                    return Err(ca_error("it holds no certificate".into()));
-                }
-                builder = builder
-                    .tls_certs_only(certs)
-                    .tls_danger_accept_invalid_hostnames(true);
-            } else if crate::config::is_loopback(&root) {
-                builder = builder.tls_danger_accept_invalid_certs(true);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| SplunkdError::Client(describe(&e)))?;
+        let (http, trusted) = tls_client(&root, splunk_home)?;
         let mut base = root.clone();
         base.set_path(&format!(
             "{}/servicesNS/nobody/{APP}/",
@@ -214,7 +223,7 @@ impl Splunkd {
             base,
             uri: root.to_string(),
             auth,
-            ca,
+            trusted,
         })
     }
 
@@ -430,17 +439,17 @@ impl Splunkd {
     }
 
     fn unreachable(&self, what: &'static str, e: &reqwest::Error) -> SplunkdError {
-        match http::certificate_problem(e) {
-            Some(problem) => SplunkdError::Certificate {
+        match (http::certificate_problem(e), &self.trusted) {
+            (Some(problem), Some(trusted)) => SplunkdError::Certificate {
                 uri: self.uri.clone(),
                 what,
                 problem: format!(
                     "{}; {}",
                     problem.what(),
-                    certificate_advice(&problem, self.ca.as_deref())
+                    certificate_advice(&problem, trusted)
                 ),
             },
-            None => SplunkdError::Unreachable {
+            _ => SplunkdError::Unreachable {
                 uri: self.uri.clone(),
                 what,
                 detail: describe(e),
@@ -465,6 +474,123 @@ impl Splunkd {
             },
         }
     }
+}
+
+/// splunkd's TLS policy. A loopback `server_uri` (127.0.0.0/8, ::1, `localhost`) is what splunkd
+/// hands an input when it listens there, and splunkd may serve any certificate on it: its
+/// default one, one from the site's CA, one issued to the host's FQDN, even an expired one. The
+/// connection is encrypted but the certificate is not verified (as Splunk's own add-on library,
+/// solnlib, does for every splunkd URI), and `localhost` is pinned to 127.0.0.1 and ::1 so the
+/// session key cannot leave the host whatever the resolver says; docs/operations.md says why this
+/// is safe. Any other `server_uri` is verified normally, chain and host name, against the
+/// system's CAs, `$SPLUNK_HOME/etc/auth/cacert.pem` and the file server.conf's
+/// `[sslConfig] sslRootCAPath` names; on a host without a system CA store, against Splunk's
+/// files alone. Returns what the certificate is verified against, if it is.
+fn tls_client(
+    root: &Url,
+    splunk_home: Option<&Path>,
+) -> Result<(Client, Option<Trusted>), SplunkdError> {
+    http::install_crypto_provider();
+    let builder = || {
+        Client::builder()
+            .no_proxy()
+            .user_agent(USER_AGENT)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+    };
+    let build = |builder: ClientBuilder| {
+        builder
+            .build()
+            .map_err(|e| SplunkdError::Client(describe(&e)))
+    };
+    if root.scheme() == "http" {
+        return Ok((build(builder())?, None));
+    }
+    if crate::config::is_loopback(root) {
+        let mut loopback = builder().tls_danger_accept_invalid_certs(true);
+        if let Some(Host::Domain(name)) = root.host() {
+            // Port 0: the URL's own port is used.
+            loopback = loopback.resolve_to_addrs(
+                name,
+                &[
+                    SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                    SocketAddr::from((Ipv6Addr::LOCALHOST, 0)),
+                ],
+            );
+        }
+        return Ok((build(loopback)?, None));
+    }
+    let files = splunk_ca_files(splunk_home)?;
+    let mut certs = Vec::new();
+    for file in &files {
+        certs.extend(read_ca_file(file)?);
+    }
+    match builder().tls_certs_merge(certs.clone()).build() {
+        Ok(client) => Ok((
+            client,
+            Some(Trusted {
+                system: true,
+                files,
+            }),
+        )),
+        // Only the system's CA store differs between the two: the host has none (a minimal
+        // container, say), which rustls-platform-verifier refuses when nothing else is given.
+        Err(merged) => match builder().tls_certs_only(certs).build() {
+            Ok(client) => {
+                log::debug!(
+                    "this host has no system CA store ({}): splunkd's certificate is checked \
+                     against Splunk's CA files only",
+                    describe(&merged)
+                );
+                Ok((
+                    client,
+                    Some(Trusted {
+                        system: false,
+                        files,
+                    }),
+                ))
+            }
+            Err(_) => Err(SplunkdError::Client(describe(&merged))),
+        },
+    }
+}
+
+/// `$SPLUNK_HOME/etc/auth/cacert.pem` when it exists, and the file server.conf's
+/// `[sslConfig] sslRootCAPath` names when it is set.
+fn splunk_ca_files(splunk_home: Option<&Path>) -> Result<Vec<CaFile>, SplunkdError> {
+    let Some(home) = splunk_home else {
+        return Ok(Vec::new());
+    };
+    let cacert = home.join("etc/auth/cacert.pem");
+    let mut files = Vec::new();
+    if cacert.is_file() {
+        files.push(CaFile {
+            path: cacert,
+            named_by: None,
+        });
+    }
+    if let Some((path, setting)) = ServerConf::load(home)?.ssl_root_ca_path() {
+        // sslRootCAPath may name cacert.pem itself: one file, known by the setting.
+        files.retain(|f| f.path != path);
+        files.push(CaFile {
+            path,
+            named_by: Some(setting.file),
+        });
+    }
+    Ok(files)
+}
+
+fn read_ca_file(file: &CaFile) -> Result<Vec<reqwest::Certificate>, SplunkdError> {
+    let error = |reason: String| SplunkdError::CaFile {
+        file: file.clone(),
+        reason,
+    };
+    let pem = std::fs::read(&file.path).map_err(|e| error(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| error(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(error("it holds no certificate".into()));
+    }
+    Ok(certs)
 }
 
 /// Reads the body of `search/jobs/export` (`output_mode=json`: one JSON object per line, with a
@@ -594,37 +720,64 @@ fn encode(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
-/// What to do about a splunkd certificate that was refused; `ca` is the CA file it had to
-/// chain to, when there is one.
-fn certificate_advice(problem: &CertificateProblem, ca: Option<&Path>) -> String {
+/// What to do about a splunkd certificate that was refused, given what it had to chain to.
+/// cacert.pem is Splunk's own file: it is named as tried, never as the place for another CA.
+fn certificate_advice(problem: &CertificateProblem, trusted: &Trusted) -> String {
     const SERVER_CERT: &str = "splunkd's server certificate (server.conf [sslConfig] serverCert, \
                                by default $SPLUNK_HOME/etc/auth/server.pem)";
-    match (problem, ca) {
-        (CertificateProblem::UnknownIssuer | CertificateProblem::IssuerKeyMismatch, Some(ca)) => {
-            format!(
-                "check that {} holds the certificate authority that signed {SERVER_CERT}",
-                ca.display()
-            )
+    match problem {
+        CertificateProblem::UnknownIssuer | CertificateProblem::IssuerKeyMismatch => {
+            let fix = match trusted.files.iter().find(|f| f.named_by.is_some()) {
+                Some(root_ca) => format!(
+                    "check that {} holds the certificate authority that signed {SERVER_CERT}",
+                    root_ca.path.display()
+                ),
+                None => format!(
+                    "name a PEM file holding the certificate authority that signed \
+                     {SERVER_CERT} in server.conf [sslConfig] sslRootCAPath (splunkd then uses \
+                     that file for its own TLS checks too: include every CA it must trust)"
+                ),
+            };
+            format!("{}; {fix}", tried(trusted))
         }
-        (
-            CertificateProblem::UnknownIssuer
-            | CertificateProblem::IssuerKeyMismatch
-            | CertificateProblem::WrongName { .. },
-            None,
-        ) => {
-            format!(
-                "put the certificate authority that signed {SERVER_CERT} in \
-                 $SPLUNK_HOME/etc/auth/cacert.pem (then its host name is not checked)"
-            )
-        }
-        (CertificateProblem::Expired { .. }, _) => format!(
+        CertificateProblem::WrongName { .. } => format!(
+            "{SERVER_CERT} must be issued for the host name in server_uri (as a subject \
+             alternative name)"
+        ),
+        CertificateProblem::Expired { .. } => format!(
             "renew {SERVER_CERT} and restart Splunk; if that date is not past, correct this \
              host's clock"
         ),
-        (CertificateProblem::NotYetValid { .. }, _) => {
+        CertificateProblem::NotYetValid { .. } => {
             "correct this host's clock if it is behind".to_owned()
         }
         _ => format!("{SERVER_CERT} must be a valid certificate"),
+    }
+}
+
+/// The certificate authorities a refused certificate was checked against, in words.
+fn tried(trusted: &Trusted) -> String {
+    let mut sources: Vec<String> = trusted.files.iter().map(CaFile::to_string).collect();
+    let mut missing = Vec::new();
+    if trusted.system {
+        sources.insert(0, "the system's CA store".to_owned());
+    } else {
+        missing.push("this host has no system CA store");
+    }
+    if trusted.files.is_empty() {
+        missing.push("there is no cacert.pem and no sslRootCAPath in server.conf");
+    }
+    match (sources.is_empty(), missing.is_empty()) {
+        (true, _) => format!(
+            "no certificate authority was tried: {}",
+            missing.join(", and ")
+        ),
+        (false, true) => format!("the CAs tried were {}", sources.join(", ")),
+        (false, false) => format!(
+            "the CAs tried were {} ({})",
+            sources.join(", "),
+            missing.join("; ")
+        ),
     }
 }
 
@@ -750,6 +903,167 @@ mod tests {
             Splunkd::new("127.0.0.1:8089", &Secret::new("k"), None),
             Err(SplunkdError::BadUri(_))
         ));
+    }
+
+    /// A scratch `$SPLUNK_HOME` with the given files, removed on drop.
+    struct Home(PathBuf);
+
+    impl Home {
+        fn new(name: &str, files: &[(&str, &str)]) -> Home {
+            let dir = std::env::temp_dir()
+                .join(format!("ta-incode-splunkd-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            for (relative, text) in files {
+                let path = dir.join(relative);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+            Home(dir)
+        }
+    }
+
+    impl Drop for Home {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_loopback_or_plain_http_splunkd_reads_no_ca_file() {
+        // Even an unreadable sslRootCAPath does not matter: nothing is verified there.
+        let home = Home::new(
+            "loopback",
+            &[(
+                "etc/system/local/server.conf",
+                "[sslConfig]\nsslRootCAPath = /nonexistent/ca.pem\n",
+            )],
+        );
+        for uri in [
+            "https://127.0.0.1:8089",
+            "https://127.0.0.2:8089",
+            "https://[::1]:8089",
+            "https://localhost:8089",
+            "http://splunk.example.com:8089",
+        ] {
+            let (_, trusted) = tls_client(&Url::parse(uri).unwrap(), Some(&home.0)).unwrap();
+            assert!(trusted.is_none(), "{uri}");
+        }
+        let err = tls_client(
+            &Url::parse("https://splunk.example.com:8089").unwrap(),
+            Some(&home.0),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "cannot use /nonexistent/ca.pem (sslRootCAPath in {}) to verify splunkd's \
+                 certificate (",
+                home.0.join("etc/system/local/server.conf").display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_ca_files_are_cacert_pem_and_the_one_ssl_root_ca_path_names() {
+        let home = Home::new(
+            "cafiles",
+            &[
+                ("etc/auth/cacert.pem", ""),
+                (
+                    "etc/system/local/server.conf",
+                    "[sslConfig]\nsslRootCAPath = $SPLUNK_HOME/etc/auth/site.pem\n",
+                ),
+            ],
+        );
+        let conf = home.0.join("etc/system/local/server.conf");
+        assert_eq!(
+            splunk_ca_files(Some(&home.0)).unwrap(),
+            [
+                CaFile {
+                    path: home.0.join("etc/auth/cacert.pem"),
+                    named_by: None
+                },
+                CaFile {
+                    path: home.0.join("etc/auth/site.pem"),
+                    named_by: Some(conf.clone())
+                }
+            ]
+        );
+        // sslRootCAPath naming cacert.pem itself: one file.
+        std::fs::write(
+            &conf,
+            "[sslConfig]\nsslRootCAPath = $SPLUNK_HOME/etc/auth/cacert.pem\n",
+        )
+        .unwrap();
+        assert_eq!(
+            splunk_ca_files(Some(&home.0)).unwrap(),
+            [CaFile {
+                path: home.0.join("etc/auth/cacert.pem"),
+                named_by: Some(conf)
+            }]
+        );
+        assert_eq!(splunk_ca_files(None).unwrap(), []);
+    }
+
+    #[test]
+    fn advice_names_the_cas_tried_and_never_cacert_pem_as_the_fix() {
+        let cacert = CaFile {
+            path: "/opt/splunk/etc/auth/cacert.pem".into(),
+            named_by: None,
+        };
+        let site = CaFile {
+            path: "/opt/splunk/etc/auth/site.pem".into(),
+            named_by: Some("/opt/splunk/etc/system/local/server.conf".into()),
+        };
+        let advice = |system: bool, files: &[&CaFile]| {
+            let trusted = Trusted {
+                system,
+                files: files.iter().map(|f| (*f).clone()).collect(),
+            };
+            certificate_advice(&CertificateProblem::UnknownIssuer, &trusted)
+        };
+        assert_eq!(
+            advice(true, &[&cacert, &site]),
+            "the CAs tried were the system's CA store, /opt/splunk/etc/auth/cacert.pem, \
+             /opt/splunk/etc/auth/site.pem (sslRootCAPath in \
+             /opt/splunk/etc/system/local/server.conf); check that \
+             /opt/splunk/etc/auth/site.pem holds the certificate authority that signed \
+             splunkd's server certificate (server.conf [sslConfig] serverCert, by default \
+             $SPLUNK_HOME/etc/auth/server.pem)"
+        );
+        let without_ssl_root_ca_path = advice(false, &[&cacert]);
+        assert!(
+            without_ssl_root_ca_path.starts_with(
+                "the CAs tried were /opt/splunk/etc/auth/cacert.pem (this host has no system CA \
+                 store); name a PEM file holding the certificate authority that signed"
+            ),
+            "{without_ssl_root_ca_path}"
+        );
+        assert!(without_ssl_root_ca_path.contains("in server.conf [sslConfig] sslRootCAPath"));
+        assert!(advice(true, &[]).starts_with(
+            "the CAs tried were the system's CA store (there is no cacert.pem and no \
+             sslRootCAPath in server.conf); name a PEM file"
+        ));
+        for problem in [
+            CertificateProblem::UnknownIssuer,
+            CertificateProblem::IssuerKeyMismatch,
+            CertificateProblem::WrongName {
+                expected: "splunk.example.com".into(),
+                presented: vec!["SplunkServerDefaultCert".into()],
+            },
+            CertificateProblem::Expired { not_after: None },
+            CertificateProblem::NotYetValid { not_before: None },
+            CertificateProblem::Revoked,
+        ] {
+            let trusted = Trusted {
+                system: true,
+                files: vec![cacert.clone()],
+            };
+            let advice = certificate_advice(&problem, &trusted);
+            let fix = advice.rsplit("; ").next().unwrap();
+            assert!(!fix.contains("cacert.pem"), "{problem:?}: {advice}");
+        }
     }
 
     #[test]

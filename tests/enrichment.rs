@@ -603,19 +603,15 @@ fn at_most_max_concurrency_requests_are_in_flight_and_each_interview_is_written_
 }
 
 #[test]
-fn splunkds_certificate_must_chain_to_cacert_pem() {
+fn a_loopback_splunkd_is_reached_whatever_ca_cacert_pem_holds() {
+    // On loopback splunkd's certificate is not verified (docs/operations.md says why), so a
+    // cacert.pem that did not sign it, or none at all, does not matter.
     let w = World::new("tls");
-    // Replace cacert.pem with an unrelated CA: the chain no longer verifies.
     let other = tls::splunk_like();
     std::fs::write(w.dir.join("home/etc/auth/cacert.pem"), other.ca_pem).unwrap();
     let run = w.run();
-    assert_eq!(run.status, Some(1), "{run:?}");
-    assert!(
-        run.stderr.contains("event=splunkd_error") && run.stderr.contains("cacert.pem"),
-        "{run:?}"
-    );
-    assert!(run.stderr.to_lowercase().contains("certificate"), "{run:?}");
-    // Without any cacert.pem, a loopback splunkd's own certificate is accepted.
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(run.errors().is_empty(), "{run:?}");
     std::fs::remove_file(w.dir.join("home/etc/auth/cacert.pem")).unwrap();
     let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");

@@ -1,13 +1,17 @@
 //! TLS and proxies, with certificates made at test time: Incode over HTTPS trusted through
 //! ca_bundle; a wrong host name, an expired certificate and an unknown issuer each refused with
 //! an ERROR line naming the cause; proxy_url and HTTP(S)_PROXY honoured for Incode and never for
-//! splunkd; splunkd's expired certificate refused.
+//! splunkd; splunkd's own certificate accepted whatever it is on loopback, and verified against
+//! cacert.pem and server.conf's sslRootCAPath elsewhere.
 
 mod support;
 
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::path::PathBuf;
+
 use support::fake_proxy::{FakeProxy, basic};
 use support::fake_splunkd::FakeSplunkd;
-use support::tls::{Ca, EXPIRED_ON, Validity};
+use support::tls::{Ca, EXPIRED_ON, Pki, Validity};
 use support::world::*;
 use support::*;
 
@@ -176,11 +180,17 @@ fn a_ca_of_the_same_name_but_another_key_is_refused() {
     assert!(error.contains("ca_bundle"), "{error}");
 }
 
+/// A run that did its job: exit 0, no error, the interview enriched.
+fn enriched(run: &Run, id: &str) {
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(errors(run).is_empty(), "{run:?}");
+    assert_eq!(ids(&events(run)), [id]);
+}
+
 /// The one ERROR line of a run splunkd's certificate stopped.
-fn splunkd_refused(w: &World) -> String {
-    let run = w.run();
+fn splunkd_refused(w: &World, run: &Run) -> String {
     assert_eq!(run.status, Some(1), "{run:?}");
-    let errors = errors(&run);
+    let errors = errors(run);
     assert_eq!(errors.len(), 1, "{run:?}");
     assert!(
         errors[0].starts_with("ERROR input=prod event=splunkd_error splunkd's TLS certificate at "),
@@ -191,40 +201,304 @@ fn splunkd_refused(w: &World) -> String {
     errors[0].to_owned()
 }
 
+/// Replaces the fake splunkd with one serving `pki`'s certificate (before any webhook is indexed).
+fn splunkd_serves(w: &mut World, pki: &Pki) {
+    w.splunkd = FakeSplunkd::start(pki, SESSION_KEY);
+}
+
+/// Writes `pem` under `$SPLUNK_HOME/etc/auth/`; its path.
+fn auth_file(w: &World, name: &str, pem: &str) -> PathBuf {
+    let path = w.home().join("etc/auth").join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+// splunkd on loopback (server_uri https://127.0.0.1:<port>, as splunkd normally hands it): TLS
+// without certificate verification, so any certificate splunkd serves works.
+
 #[test]
-fn a_splunkd_certificate_from_another_ca_is_refused_naming_cacert_pem() {
-    let mut w = World::new("tls-splunkd-issuer");
-    let pki = Ca::new("SplunkCommonCA").pki("SplunkServerDefaultCert", vec![], Validity::Current);
-    w.splunkd = FakeSplunkd::start(&pki, SESSION_KEY);
-    std::fs::write(
-        w.dir.join("home/etc/auth/cacert.pem"),
-        Ca::new("Corp Root CA").pem,
+fn a_loopback_splunkd_with_a_certificate_from_the_sites_ca_in_ssl_root_ca_path_works() {
+    // The site replaced serverCert and keeps its CA in sslRootCAPath; cacert.pem still holds
+    // Splunk's own CA (World::new writes it).
+    let mut w = World::new("tls-loopback-site-ca");
+    let site = Ca::new("Example Corp Issuing CA");
+    splunkd_serves(
+        &mut w,
+        &site.pki(
+            "sh1.example.com",
+            vec!["sh1.example.com".into(), "127.0.0.1".into()],
+            Validity::Current,
+        ),
+    );
+    auth_file(&w, "site/ca.pem", &site.pem);
+    w.server_conf(
+        "system/local",
+        &ssl_root_ca_path("$SPLUNK_HOME/etc/auth/site/ca.pem"),
+    );
+    one_interview(&w, "l-1");
+    enriched(&w.run(), "l-1");
+}
+
+#[test]
+fn a_loopback_splunkd_with_a_certificate_for_the_hosts_fqdn_from_an_unknown_ca_works() {
+    let mut w = World::new("tls-loopback-fqdn");
+    splunkd_serves(
+        &mut w,
+        &Ca::new("Example Corp Issuing CA").pki(
+            "sh1.example.com",
+            vec!["sh1.example.com".into()],
+            Validity::Current,
+        ),
+    );
+    one_interview(&w, "f-1");
+    enriched(&w.run(), "f-1");
+}
+
+#[test]
+fn an_expired_loopback_splunkd_certificate_works() {
+    let mut w = World::new("tls-loopback-expired");
+    let ca = Ca::new("SplunkCommonCA");
+    auth_file(&w, "cacert.pem", &ca.pem);
+    splunkd_serves(
+        &mut w,
+        &ca.pki("SplunkServerDefaultCert", vec![], Validity::Expired),
+    );
+    one_interview(&w, "x-1");
+    enriched(&w.run(), "x-1");
+}
+
+#[test]
+fn localhost_is_loopback_too() {
+    let w = World::new("tls-localhost");
+    one_interview(&w, "h-1");
+    let uri = format!("https://localhost:{}", port_of(&w.splunkd.uri));
+    enriched(&w.run_at(&uri, &[]), "h-1");
+}
+
+// splunkd at a server_uri that is not loopback: chain and host name verified against the
+// system's CAs, cacert.pem and the file sslRootCAPath names. The fake splunkd listens on
+// 127.0.0.1, so it is reached through a name of this host that resolves there.
+
+/// A name of this host that the add-on does not take for loopback (neither `localhost` nor an
+/// address) but that resolves to 127.0.0.1, where the fake splunkd listens: the host name, else
+/// another alias of 127.0.0.1 in /etc/hosts.
+fn this_hosts_name() -> String {
+    let resolves_here = |name: &str| {
+        (name, 0)
+            .to_socket_addrs()
+            .is_ok_and(|mut a| a.any(|a| a.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST)))
+    };
+    let usable = |name: &str| {
+        !name.eq_ignore_ascii_case("localhost")
+            && name.parse::<IpAddr>().is_err()
+            && !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            && resolves_here(name)
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if usable(&hostname) {
+        return hostname;
+    }
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for line in hosts.lines() {
+        let mut words = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split_whitespace();
+        if words.next() == Some("127.0.0.1")
+            && let Some(name) = words.find(|name| usable(name))
+        {
+            return name.to_owned();
+        }
+    }
+    panic!(
+        "the tests of a non-loopback server_uri need a name of this host, other than \
+         localhost, that resolves to 127.0.0.1 (the host name {hostname:?} does not, nor does \
+         any alias of 127.0.0.1 in /etc/hosts): add a line such as `127.0.0.1 {hostname}` to \
+         /etc/hosts"
     )
-    .unwrap();
-    let error = splunkd_refused(&w);
+}
+
+/// `https://<name>:<the fake splunkd's port>`.
+fn uri_for(w: &World, name: &str) -> String {
+    format!("https://{name}:{}", port_of(&w.splunkd.uri))
+}
+
+/// A world whose splunkd serves a certificate for [`this_hosts_name`] from a new CA; the world,
+/// the `server_uri` through that name, and the CA.
+fn non_loopback_world(test: &str) -> (World, String, Ca) {
+    let name = this_hosts_name();
+    let mut w = World::new(test);
+    let ca = Ca::new("Example Corp Issuing CA");
+    splunkd_serves(
+        &mut w,
+        &ca.pki(&name, vec![name.clone()], Validity::Current),
+    );
+    let uri = uri_for(&w, &name);
+    (w, uri, ca)
+}
+
+/// A server.conf that sets `[sslConfig] sslRootCAPath`.
+fn ssl_root_ca_path(value: impl std::fmt::Display) -> String {
+    format!("[sslConfig]\nsslRootCAPath = {value}\n")
+}
+
+#[test]
+fn a_non_loopback_splunkd_is_trusted_through_the_ca_in_ssl_root_ca_path() {
+    let (w, uri, site) = non_loopback_world("tls-remote-rootca");
+    auth_file(&w, "mycerts/site-ca.pem", &site.pem);
+    // $SPLUNK_HOME in the value is expanded.
+    w.server_conf(
+        "system/local",
+        &ssl_root_ca_path("$SPLUNK_HOME/etc/auth/mycerts/site-ca.pem"),
+    );
+    one_interview(&w, "r-1");
+    enriched(&w.run_at(&uri, &[]), "r-1");
+}
+
+#[test]
+fn ssl_root_ca_path_is_read_from_server_conf_as_splunkd_layers_it() {
+    let (w, uri, site) = non_loopback_world("tls-remote-layers");
+    let right = auth_file(&w, "site-ca.pem", &site.pem);
+    let wrong = auth_file(&w, "old-ca.pem", &Ca::new("Example Corp Old CA").pem);
+
+    // system/local over system/default.
+    w.server_conf("system/default", &ssl_root_ca_path(wrong.display()));
+    let local = w.server_conf("system/local", &ssl_root_ca_path(right.display()));
+    one_interview(&w, "y-1");
+    enriched(&w.run_at(&uri, &[]), "y-1");
+
+    // An app's default over system/default, an app's local over it.
+    std::fs::remove_file(local).unwrap();
+    w.server_conf("apps/site_tls/default", &ssl_root_ca_path(right.display()));
+    one_interview(&w, "y-2");
+    enriched(&w.run_at(&uri, &[]), "y-2");
+    w.server_conf("apps/site_tls/local", &ssl_root_ca_path(wrong.display()));
+    one_interview(&w, "y-3");
+    w.splunkd.state.lock().unwrap().seen.clear();
+    let error = splunkd_refused(&w, &w.run_at(&uri, &[]));
+    assert!(error.contains(&wrong.display().to_string()), "{error}");
+    assert!(
+        error.contains(
+            &w.home()
+                .join("etc/apps/site_tls/local/server.conf")
+                .display()
+                .to_string()
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_non_loopback_splunkd_certificate_from_an_unknown_ca_is_refused_naming_the_files_tried() {
+    // Its CA is nowhere: sslRootCAPath names another one.
+    let (w, uri, _) = non_loopback_world("tls-remote-issuer");
+    let site = auth_file(&w, "site-ca.pem", &Ca::new("Example Corp Root CA").pem);
+    let conf = w.server_conf("system/local", &ssl_root_ca_path(site.display()));
+    one_interview(&w, "i-1");
+    let error = splunkd_refused(&w, &w.run_at(&uri, &[]));
     assert!(error.contains("(unknown issuer)"), "{error}");
+    let cacert = w.home().join("etc/auth/cacert.pem").display().to_string();
+    for tried in [
+        "the system's CA store".to_owned(),
+        cacert.clone(),
+        format!("{} (sslRootCAPath in {})", site.display(), conf.display()),
+    ] {
+        assert!(error.contains(&tried), "{tried} not in {error}");
+    }
     assert!(
         error.contains(&format!(
             "check that {} holds the certificate authority that signed splunkd's server \
              certificate",
-            w.dir.join("home/etc/auth/cacert.pem").display()
+            site.display()
+        )),
+        "{error}"
+    );
+    // cacert.pem is Splunk's own file: named as tried, never as the place for another CA.
+    assert_eq!(error.matches("cacert.pem").count(), 1, "{error}");
+}
+
+#[test]
+fn a_non_loopback_splunkd_certificate_for_another_name_is_refused_naming_both_names() {
+    let name = this_hosts_name();
+    let mut w = World::new("tls-remote-name");
+    let ca = Ca::new("SplunkCommonCA");
+    auth_file(&w, "cacert.pem", &ca.pem);
+    splunkd_serves(
+        &mut w,
+        &ca.pki(
+            "sh1.example.com",
+            vec!["sh1.example.com".into()],
+            Validity::Current,
+        ),
+    );
+    one_interview(&w, "n-1");
+    let error = splunkd_refused(&w, &w.run_at(&uri_for(&w, &name), &[]));
+    assert!(
+        error.contains(&format!(
+            "it is not valid for the host name \"{name}\" (only for sh1.example.com)"
+        )),
+        "{error}"
+    );
+    assert!(error.contains("server_uri"), "{error}");
+}
+
+#[test]
+fn an_expired_non_loopback_splunkd_certificate_is_refused_naming_the_day_it_expired() {
+    let name = this_hosts_name();
+    let mut w = World::new("tls-remote-expired");
+    let ca = Ca::new("SplunkCommonCA");
+    auth_file(&w, "cacert.pem", &ca.pem);
+    splunkd_serves(
+        &mut w,
+        &ca.pki(&name, vec![name.clone()], Validity::Expired),
+    );
+    one_interview(&w, "e-1");
+    let error = splunkd_refused(&w, &w.run_at(&uri_for(&w, &name), &[]));
+    assert!(
+        error.contains(&format!(
+            "expired on {EXPIRED_ON} 00:00:00 UTC; renew splunkd's server certificate"
         )),
         "{error}"
     );
 }
 
 #[test]
-fn an_expired_splunkd_certificate_is_refused_naming_the_day_it_expired() {
-    let mut w = World::new("tls-splunkd-expired");
-    let ca = Ca::new("SplunkCommonCA");
-    let pki = ca.pki("SplunkServerDefaultCert", vec![], Validity::Expired);
-    std::fs::write(w.dir.join("home/etc/auth/cacert.pem"), &ca.pem).unwrap();
-    w.splunkd = FakeSplunkd::start(&pki, SESSION_KEY);
-    let error = splunkd_refused(&w);
+fn without_a_system_ca_store_splunks_ca_files_are_trusted_alone() {
+    // rustls-native-certs reads only these when they are set: a host without a CA store.
+    let no_store = [
+        ("SSL_CERT_FILE", "/nonexistent/ca-certificates.crt"),
+        ("SSL_CERT_DIR", "/nonexistent/certs"),
+    ];
+    let (mut w, uri, site) = non_loopback_world("tls-remote-nostore");
+    let path = auth_file(&w, "site-ca.pem", &site.pem);
+    let conf = w.server_conf("system/local", &ssl_root_ca_path(path.display()));
+    // Incode's client needs a CA of its own on such a host (any will do for the fake's plain
+    // HTTP).
+    use_ca_bundle(&mut w, &site.pem);
+    one_interview(&w, "s-1");
+    enriched(&w.run_at(&uri, &no_store), "s-1");
+
+    // No CA at all: the certificate is refused, saying so (the client is still set up).
+    std::fs::remove_file(conf).unwrap();
+    std::fs::remove_file(w.home().join("etc/auth/cacert.pem")).unwrap();
+    one_interview(&w, "s-2");
+    w.splunkd.state.lock().unwrap().seen.clear();
+    let error = splunkd_refused(&w, &w.run_at(&uri, &no_store));
+    assert!(error.contains("(unknown issuer)"), "{error}");
     assert!(
-        error.contains(&format!(
-            "expired on {EXPIRED_ON} 00:00:00 UTC; renew splunkd's server certificate"
-        )),
+        error.contains("this host has no system CA store"),
+        "{error}"
+    );
+    assert!(
+        error.contains("no cacert.pem and no sslRootCAPath"),
         "{error}"
     );
 }

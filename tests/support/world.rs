@@ -149,11 +149,39 @@ impl World {
 
     /// [`World::run`] with extra environment variables (`HTTPS_PROXY`, …).
     pub fn run_with_env(&self, env: &[(&str, &str)]) -> Run {
+        self.run_document(&self.document(), env)
+    }
+
+    /// [`World::run_with_env`] with splunkd handing the input another `server_uri` (such as
+    /// `https://<a name of this host>:<the fake's port>`).
+    pub fn run_at(&self, server_uri: &str, env: &[(&str, &str)]) -> Run {
+        let document = self.document().replace(
+            &format!("<server_uri>{}</server_uri>", self.splunkd.uri),
+            &format!("<server_uri>{server_uri}</server_uri>"),
+        );
+        self.run_document(&document, env)
+    }
+
+    /// `$SPLUNK_HOME`.
+    pub fn home(&self) -> PathBuf {
+        self.dir.join("home")
+    }
+
+    /// Writes `$SPLUNK_HOME/etc/<layer>/server.conf` (`layer`: `system/local`,
+    /// `apps/<app>/default`, …); its path.
+    pub fn server_conf(&self, layer: &str, text: &str) -> PathBuf {
+        let path = self.home().join("etc").join(layer).join("server.conf");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn run_document(&self, document: &str, env: &[(&str, &str)]) -> Run {
         self.save();
-        let home = self.dir.join("home");
+        let home = self.home();
         let mut env = env.to_vec();
         env.push(("SPLUNK_HOME", home.to_str().unwrap()));
-        let run = incode_with_env(&[], self.document().as_bytes(), &env);
+        let run = incode_with_env(&[], document.as_bytes(), &env);
         assert_no_secret(&run);
         assert!(
             !run.stdout.contains(TOKEN_PREFIX) && !run.stderr.contains(TOKEN_PREFIX),
