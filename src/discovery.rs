@@ -22,7 +22,13 @@ use crate::splunkd::{IndexWindow, Splunkd, SplunkdError};
 /// Discovery searches again this far behind the last high-water mark: events become searchable
 /// some time after their index time, and a window that started exactly at the mark would miss
 /// them. Jobs already known are not fetched twice.
-pub const OVERLAP_SECONDS: i64 = 600;
+const OVERLAP_SECONDS: i64 = 600;
+
+/// Where the next window starts, given the high-water mark: no webhook indexed before this can
+/// be found again.
+pub fn window_start(mark: i64) -> i64 {
+    mark.saturating_sub(OVERLAP_SECONDS)
+}
 
 /// How far `_time` may lie before the index-time window: Incode retries a webhook for about
 /// half an hour and session events keep their own timestamp, so late events carry old times.
@@ -75,8 +81,8 @@ fn discover_parts(
     found: &mut u64,
 ) -> Result<(), Error> {
     let mut from = match checkpoint.high_water_mark()? {
-        Some(mark) => mark - OVERLAP_SECONDS,
-        None => now - limits.backfill,
+        Some(mark) => window_start(mark),
+        None => now.saturating_sub(limits.backfill),
     };
     let mut span = checkpoint
         .discovery_span()?
@@ -99,8 +105,8 @@ fn discover_parts(
         }
         let window = IndexWindow {
             earliest: from,
-            latest: (from + span).min(now),
-            earliest_time: from - LATE_EVENT_SECONDS,
+            latest: from.saturating_add(span).min(now),
+            earliest_time: from.saturating_sub(LATE_EVENT_SECONDS),
         };
         let started = Instant::now();
         let part = search_part(splunkd, checkpoint, window, now, limits, stop, &mut rows);
@@ -134,17 +140,13 @@ fn discover_parts(
         }
     };
     rows.report();
-    if span != initial_span {
-        checkpoint.set_discovery_span(span)?;
-    }
-    debug!(
-        "event=discovery parts={parts} new={found} searched_to={from} span_s={span} \
-         high_water_mark={}",
-        checkpoint
-            .high_water_mark()?
-            .map_or("none".into(), |m| m.to_string())
-    );
-    outcome
+    debug!("event=discovery parts={parts} new={found} searched_to={from} span_s={span}");
+    // Keeping the span matters less than the search's own outcome, which comes first.
+    let kept = match span == initial_span {
+        true => Ok(()),
+        false => checkpoint.set_discovery_span(span).map_err(Error::from),
+    };
+    outcome.and(kept)
 }
 
 /// How a part's search ended, when it did not fail.

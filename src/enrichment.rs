@@ -296,7 +296,7 @@ impl<'a, W: Write> Enrichment<'a, W> {
                 let why = format!(
                     "gave up after {} failed attempts over {} minutes; last error: {error}",
                     history.attempts,
-                    (self.pass_start - first) / 60
+                    self.pass_start.saturating_sub(first) / 60
                 );
                 self.write(trigger, &score::error_event(trigger, &why, &timestamp()))?;
                 self.checkpoint.mark_given_up(trigger, &why, now)?;

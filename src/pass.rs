@@ -11,7 +11,7 @@ use log::{info, warn};
 
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::config::InputConfig;
-use crate::discovery::{self, Limits, OVERLAP_SECONDS};
+use crate::discovery::{self, Limits};
 use crate::enrichment::{Counts, Enrichment, epoch_seconds};
 use crate::error::{self, Error};
 use crate::incode::{self, Incode, IncodeError};
@@ -153,8 +153,8 @@ pub fn run(
 fn housekeeping(checkpoint: &Checkpoint, now: i64) -> Result<u64, CheckpointError> {
     let window_start = checkpoint
         .high_water_mark()?
-        .map_or(i64::MIN, |mark| mark - OVERLAP_SECONDS);
-    checkpoint.prune((now - RETENTION_SECONDS).min(window_start))?;
+        .map_or(i64::MIN, discovery::window_start);
+    checkpoint.prune(now.saturating_sub(RETENTION_SECONDS).min(window_start))?;
     checkpoint.pending()
 }
 

@@ -89,7 +89,7 @@ fn an_interview_failure_is_tried_at_the_next_pass_then_at_whole_intervals() {
 #[test]
 fn an_incode_outage_counts_no_attempt_and_the_sessions_are_enriched_when_it_is_over() {
     let mut w = World::new("outage");
-    let ids_all = w.finished_sessions("o", 5);
+    let ids_all = w.finished_sessions("o", 6);
     w.set("max_concurrency", "2");
     w.incode.state.lock().unwrap().outage = Some(Answer::error(503, "Service Unavailable"));
     let schedule = Schedule::new(&mut w, 3);
@@ -107,10 +107,11 @@ fn an_incode_outage_counts_no_attempt_and_the_sessions_are_enriched_when_it_is_o
         !run.stderr.contains("WARN input=prod event=incode_error"),
         "no line per session in an outage: {run:?}"
     );
-    // Two sessions failed in a row (as many as run at once): the other three were not sent.
+    // Once two sessions failed in a row (as many as run at once), no more were sent: at most
+    // one more than the two that started, sent when the first failure freed its slot.
     assert!(run.stderr.contains("event=incode_unavailable"), "{run:?}");
     let sent: std::collections::BTreeSet<String> = w.incode.score_requests().into_iter().collect();
-    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!((2..=3).contains(&sent.len()), "{sent:?}");
     assert_eq!(
         checkpoint_value(&w, "SELECT max(attempts) FROM jobs"),
         0,
