@@ -230,28 +230,21 @@ impl Splunkd {
     /// The clear password stored under `realm` and `name`, or `None` when there is none.
     pub fn read_password(&self, realm: &str, name: &str) -> Result<Option<Secret>, SplunkdError> {
         const WHAT: &str = "reading a credential from storage/passwords";
-        let url = self.url(&format!(
+        let path = format!(
             "storage/passwords/{}",
             encode(&credential_entity(realm, name))
-        ));
-        let (status, body) = self.send(WHAT, self.http.get(url))?;
-        match status {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => {
-                let feed: Feed = parse(WHAT, &body)?;
-                let clear = feed
-                    .entry
-                    .into_iter()
-                    .next()
-                    .and_then(|e| e.content.clear_password)
-                    .ok_or_else(|| SplunkdError::Malformed {
-                        what: WHAT,
-                        detail: "no entry with a clear_password".into(),
-                    })?;
-                Ok(Some(Secret::new(clear)))
-            }
-            s => Err(self.status_error(WHAT, s, &body, "list_storage_passwords")),
-        }
+        );
+        let Some(credential) = self.entity::<Credential>(WHAT, &path, "list_storage_passwords")?
+        else {
+            return Ok(None);
+        };
+        let clear = credential
+            .clear_password
+            .ok_or_else(|| SplunkdError::Malformed {
+                what: WHAT,
+                detail: "no clear_password in the entry".into(),
+            })?;
+        Ok(Some(Secret::new(clear)))
     }
 
     /// Stores a password under `realm` and `name`: updates it when it exists, creates it
@@ -307,33 +300,44 @@ impl Splunkd {
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, SplunkdError> {
         const WHAT: &str = "reading the input's saved settings";
-        let url = self.url(&format!("data/inputs/{}/{}", encode(scheme), encode(name)));
-        let (status, body) = self.send(WHAT, self.http.get(url))?;
+        let path = format!("data/inputs/{}/{}", encode(scheme), encode(name));
+        let content =
+            self.entity::<Map<String, Value>>(WHAT, &path, "list_inputs or admin_all_objects")?;
+        Ok(content.map(|content| {
+            content
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    Value::Number(_) | Value::Bool(_) => Some((k, v.to_string())),
+                    _ => None,
+                })
+                .collect()
+        }))
+    }
+
+    /// The `content` of the entity at `path`, or `None` when splunkd has no such entity (404).
+    fn entity<C: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        path: &str,
+        capability: &'static str,
+    ) -> Result<Option<C>, SplunkdError> {
+        let (status, body) = self.send(what, self.http.get(self.url(path)))?;
         match status {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => {
-                let feed: InputFeed = parse(WHAT, &body)?;
-                let content = feed
-                    .entry
-                    .into_iter()
-                    .next()
-                    .map(|e| e.content)
-                    .ok_or_else(|| SplunkdError::Malformed {
-                        what: WHAT,
-                        detail: "no entry".into(),
-                    })?;
-                Ok(Some(
-                    content
+                let feed: Feed<C> = parse(what, &body)?;
+                let entry =
+                    feed.entry
                         .into_iter()
-                        .filter_map(|(k, v)| match v {
-                            Value::String(s) => Some((k, s)),
-                            Value::Number(_) | Value::Bool(_) => Some((k, v.to_string())),
-                            _ => None,
-                        })
-                        .collect(),
-                ))
+                        .next()
+                        .ok_or_else(|| SplunkdError::Malformed {
+                            what,
+                            detail: "no entry".into(),
+                        })?;
+                Ok(Some(entry.content))
             }
-            s => Err(self.status_error(WHAT, s, &body, "list_inputs or admin_all_objects")),
+            s => Err(self.status_error(what, s, &body, capability)),
         }
     }
 
@@ -823,32 +827,24 @@ fn parse<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// An Atom feed in JSON: splunkd's answer for entities.
 #[derive(Deserialize)]
-struct Feed {
+#[serde(bound = "C: serde::de::DeserializeOwned")]
+struct Feed<C> {
     #[serde(default)]
-    entry: Vec<Entry>,
+    entry: Vec<Entry<C>>,
 }
 
 #[derive(Deserialize)]
-struct Entry {
-    content: Content,
+#[serde(bound = "C: serde::de::DeserializeOwned")]
+struct Entry<C> {
+    content: C,
 }
 
+/// A storage/passwords entity's content.
 #[derive(Deserialize)]
-struct Content {
+struct Credential {
     clear_password: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct InputFeed {
-    #[serde(default)]
-    entry: Vec<InputEntry>,
-}
-
-#[derive(Deserialize)]
-struct InputEntry {
-    #[serde(default)]
-    content: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
