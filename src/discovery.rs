@@ -39,6 +39,9 @@ const DEFAULT_SPAN: i64 = 24 * 3600;
 const MIN_SPAN: i64 = 60;
 const MAX_SPAN: i64 = 7 * 24 * 3600;
 
+/// How much of a window without triggering events is checked for onboarding-status webhooks.
+const CHECK_SECONDS: i64 = 24 * 3600;
+
 /// What a discovery may spend.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -89,6 +92,7 @@ fn discover_parts(
         .unwrap_or(DEFAULT_SPAN)
         .clamp(MIN_SPAN, MAX_SPAN);
     let initial_span = span;
+    let first = from;
     let mut rows = Rows::default();
     let mut parts = 0u32;
     let outcome = loop {
@@ -141,12 +145,56 @@ fn discover_parts(
     };
     rows.report();
     debug!("event=discovery parts={parts} new={found} searched_to={from} span_s={span}");
+    if outcome.is_ok() && from >= now && rows.taken == 0 && !stop.load(Ordering::Relaxed) {
+        check_onboarding_webhooks(splunkd, first.max(now - CHECK_SECONDS), now, limits);
+    }
     // Keeping the span matters less than the search's own outcome, which comes first.
     let kept = match span == initial_span {
         true => Ok(()),
         false => checkpoint.set_discovery_span(span).map_err(Error::from),
     };
     outcome.and(kept)
+}
+
+/// A window in which no event triggered a fetch: if session webhooks arrived in it but no
+/// onboarding-status webhook did, the Incode side is set up with session webhooks alone, which
+/// never start an enrichment (contract §2 step 3 starts it from `onboardingStatus`), and the
+/// administrator is told so. Advisory: a failure of this check is only logged at DEBUG.
+fn check_onboarding_webhooks(splunkd: &Splunkd, earliest: i64, latest: i64, limits: Limits) {
+    let window = IndexWindow {
+        earliest,
+        latest,
+        earliest_time: earliest.saturating_sub(LATE_EVENT_SECONDS),
+    };
+    let spl = format!(
+        "search `incode_index` sourcetype IN (\"incode:onboarding\", \"incode:session\") \
+         _index_earliest={earliest} _index_latest={latest} | stats count by sourcetype"
+    );
+    let mut counts = (0u64, 0u64);
+    let searched = splunkd.export(&spl, window, limits.part_timeout, |row| {
+        let count = text(row, "count").and_then(|c| c.parse::<u64>().ok());
+        match text(row, "sourcetype").as_deref() {
+            Some("incode:onboarding") => counts.0 += count.unwrap_or(0),
+            Some("incode:session") => counts.1 += count.unwrap_or(0),
+            _ => {}
+        }
+        true
+    });
+    match searched {
+        Ok(_) if counts.0 == 0 && counts.1 > 0 => warn!(
+            "event=onboarding_webhooks_missing session webhooks arrived (count={} in the last {} \
+             minutes by index time) but no onboarding-status webhook did: enrichment starts only \
+             from Incode's onboarding-status webhook (ONBOARDING_FINISHED, MANUAL_REVIEW_*). Set \
+             it up in the Incode Dashboard to post to the same HEC address as the session webhook",
+            counts.1,
+            (latest - earliest) / 60
+        ),
+        Ok(_) => debug!(
+            "event=onboarding_webhooks_check onboarding={} session={}",
+            counts.0, counts.1
+        ),
+        Err(e) => debug!("event=onboarding_webhooks_check_failed {e}"),
+    }
 }
 
 /// How a part's search ended, when it did not fail.
@@ -194,6 +242,7 @@ fn search_part(
                 time_from_index_time,
                 index_time,
             }) => {
+                rows.taken += 1;
                 without_index_time += u64::from(index_time.is_none());
                 rows.without_time += u64::from(time_from_index_time);
                 failure = discovery.add(&trigger, now).err();
@@ -246,9 +295,12 @@ fn search(window: IndexWindow) -> String {
     )
 }
 
-/// Rows that were not taken as they came, counted over a discovery and reported once.
+/// The rows of a discovery: those taken as jobs, and those not taken as they came, counted and
+/// reported once.
 #[derive(Default)]
 struct Rows {
+    /// Taken as jobs (new or known).
+    taken: u64,
     /// No readable event time: their index time stands in.
     without_time: u64,
     /// No interview id.

@@ -15,7 +15,7 @@ pub enum Error {
     /// An argument splunkd never passes.
     #[error(
         "unknown command line {0:?}: incode is started by splunkd with no argument (a run), \
-         --scheme or --validate-arguments"
+         --scheme or --validate-arguments (incode --help says more)"
     )]
     Usage(String),
     /// stdin could not be read.

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         }
         Mode::Run => modes::run(io::stdin().lock(), io::stdout().lock()),
         Mode::Version => modes::print_version(io::stdout().lock()),
+        Mode::Help => modes::print_help(io::stdout().lock()),
     });
     error::exit_code(outcome)
 }

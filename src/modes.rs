@@ -24,6 +24,8 @@ pub enum Mode {
     ValidateArguments,
     /// `--version`: print the version (for administrators and support).
     Version,
+    /// `--help` (or `-h`): print how splunkd runs the executable.
+    Help,
 }
 
 impl Mode {
@@ -36,6 +38,7 @@ impl Mode {
             [one] if one == "--scheme" => Ok(Mode::Scheme),
             [one] if one == "--validate-arguments" => Ok(Mode::ValidateArguments),
             [one] if one == "--version" => Ok(Mode::Version),
+            [one] if one == "--help" || one == "-h" => Ok(Mode::Help),
             _ => Err(Error::Usage(
                 args.iter()
                     .map(|a| a.to_string_lossy())
@@ -56,6 +59,32 @@ pub fn print_scheme(mut out: impl Write) -> Result<(), Error> {
 /// `--version`.
 pub fn print_version(mut out: impl Write) -> Result<(), Error> {
     writeln!(out, "incode {}", env!("CARGO_PKG_VERSION")).map_err(Error::WriteStdout)
+}
+
+/// `--help`.
+pub fn print_help(mut out: impl Write) -> Result<(), Error> {
+    write!(
+        out,
+        "incode {version}: the modular input of TA-incode, the Incode Identity Verification \
+         Add-on for Splunk.\n\
+         \n\
+         splunkd runs it; an administrator configures it in Settings > Data inputs > Incode.\n\
+         \n\
+         Usage:\n  \
+           incode                       one enrichment pass (splunkd's <input> document on \
+         stdin)\n  \
+           incode --scheme              the input's arguments, for splunkd's introspection\n  \
+           incode --validate-arguments  checks an input's arguments (splunkd's <items> \
+         document on stdin)\n  \
+           incode --version             the version\n  \
+           incode --help                this help\n\
+         \n\
+         Do not run a pass by hand: its events would go to the terminal while its checkpoint \
+         records them as done.\nSee the app's README and docs/operations.md.\n",
+        version = env!("CARGO_PKG_VERSION")
+    )
+    .and_then(|()| out.flush())
+    .map_err(Error::WriteStdout)
 }
 
 /// `--validate-arguments`: nothing on stdout when the input is valid; otherwise
@@ -190,7 +219,15 @@ mod tests {
             Mode::ValidateArguments
         );
         assert_eq!(mode(&["--version"]).unwrap(), Mode::Version);
-        for bad in [&["--run"][..], &["--scheme", "x"], &["-h"], &[""]] {
+        assert_eq!(mode(&["--help"]).unwrap(), Mode::Help);
+        assert_eq!(mode(&["-h"]).unwrap(), Mode::Help);
+        for bad in [
+            &["--run"][..],
+            &["--scheme", "x"],
+            &["--help", "x"],
+            &["help"],
+            &[""],
+        ] {
             assert!(matches!(mode(bad), Err(Error::Usage(_))), "{bad:?}");
         }
     }

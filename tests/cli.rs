@@ -105,7 +105,7 @@ fn unknown_command_lines_are_one_error_and_exit_1() {
         &["--run"][..],
         &["--scheme", "--validate-arguments"],
         &["scheme"],
-        &["-h"],
+        &["--help", "--scheme"],
     ] {
         let run = incode(args, b"");
         assert_eq!(run.status, Some(1), "{args:?}");
@@ -115,6 +115,28 @@ fn unknown_command_lines_are_one_error_and_exit_1() {
             &run,
             &["unknown command line", "--scheme", "--validate-arguments"],
         );
+    }
+}
+
+#[test]
+fn help_says_how_splunkd_runs_the_executable_and_exits_0() {
+    for flag in ["--help", "-h"] {
+        let run = incode(&[flag], b"");
+        assert_eq!((run.status, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+        for mode in ["--scheme", "--validate-arguments", "--version", "--help"] {
+            assert!(
+                run.stdout.contains(&format!("incode {mode}")),
+                "{}",
+                run.stdout
+            );
+        }
+        assert!(
+            run.stdout
+                .starts_with(&format!("incode {}: ", env!("CARGO_PKG_VERSION"))),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("Settings > Data inputs > Incode"));
     }
 }
 

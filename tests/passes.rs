@@ -405,3 +405,44 @@ fn a_year_of_backfill_on_a_slow_search_is_many_short_searches() {
         assert!(next == end || next == end - 600, "{bounds:?}");
     }
 }
+
+#[test]
+fn session_webhooks_alone_are_named_as_the_reason_nothing_is_enriched() {
+    let session = |w: &World, id: &str, event: &str, index_time: i64| {
+        w.splunkd.index(
+            json!({"event_type": event, "interviewId": id, "clientId": "acme",
+                   "timestamp": "2026-12-03T10:00:00Z"}),
+            (index_time - 1) as f64,
+            index_time,
+        );
+    };
+    let t = now();
+    // Session webhooks only: nothing can start an enrichment, and the pass says why.
+    let w = World::new("sessions-only");
+    session(&w, "s-1", "SESSION_STARTED", t - 50);
+    session(&w, "s-1", "SESSION_SUCCEEDED", t - 40);
+    let run = w.run();
+    assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
+    let warnings: Vec<&str> = run
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("WARN "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{run:?}");
+    assert!(
+        warnings[0].contains("event=onboarding_webhooks_missing session webhooks arrived (count=2")
+            && warnings[0].contains("onboarding-status webhook"),
+        "{}",
+        warnings[0]
+    );
+    // With onboarding-status webhooks arriving (sessions still in progress): no warning.
+    let w = World::new("sessions-and-progress");
+    session(&w, "s-2", "SESSION_STARTED", t - 50);
+    w.webhook("s-2", "ID_VALIDATION_FINISHED", (t - 31) as f64, t - 30);
+    let run = w.run();
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(!run.stderr.contains("WARN"), "{run:?}");
+    // Nothing at all (a quiet hour): no warning either.
+    let run = World::new("nothing").run();
+    assert!(!run.stderr.contains("WARN"), "{run:?}");
+}

@@ -133,8 +133,16 @@ impl FakeSplunkd {
         });
     }
 
-    /// The export requests so far.
+    /// The discovery searches so far (exports of triggering webhook events).
     pub fn exports(&self) -> Vec<Seen> {
+        self.searches()
+            .into_iter()
+            .filter(|s| s.form["search"].contains("onboardingStatus IN ("))
+            .collect()
+    }
+
+    /// Every export request so far.
+    pub fn searches(&self) -> Vec<Seen> {
         self.state
             .lock()
             .unwrap()
@@ -450,6 +458,9 @@ fn export(
         .collect();
     // Events stream newest first.
     matching.sort_by(|a, b| b.time.total_cmp(&a.time));
+    if search.contains("| stats count by sourcetype") {
+        return stats_by_sourcetype(&matching);
+    }
     let rows: Vec<Value> = matching
         .into_iter()
         .map(|e| Value::Object(row(e)))
@@ -503,6 +514,53 @@ fn export(
             record,
             total,
         })),
+    }
+}
+
+/// The sourcetype props.conf gives a webhook: session webhooks carry `event_type` (or
+/// `eventType`), onboarding-status webhooks do not.
+fn sourcetype(raw: &Value) -> &'static str {
+    if raw
+        .get("event_type")
+        .or_else(|| raw.get("eventType"))
+        .is_some()
+    {
+        "incode:session"
+    } else {
+        "incode:onboarding"
+    }
+}
+
+/// `| stats count by sourcetype`: a transforming search, which export answers with preview sets
+/// before the final one (splunk-sdk-python's docs: "A reporting (transforming) search returns a
+/// set of previews followed by the final events"); each set ends with `lastrow`.
+fn stats_by_sourcetype(events: &[&Indexed]) -> Response {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events {
+        *counts.entry(sourcetype(&e.raw)).or_default() += 1;
+    }
+    let set = |preview: bool, rows: &BTreeMap<&str, usize>| -> String {
+        if rows.is_empty() {
+            return format!("{{\"preview\":{preview},\"lastrow\":true}}\n");
+        }
+        rows.iter()
+            .enumerate()
+            .map(|(i, (st, n))| {
+                let mut line = json!({"preview": preview, "offset": i,
+                                      "result": {"sourcetype": st, "count": n.to_string()}});
+                if i + 1 == rows.len() {
+                    line["lastrow"] = json!(true);
+                }
+                line.to_string() + "\n"
+            })
+            .collect()
+    };
+    // The preview has seen part of the events only.
+    let partial: BTreeMap<&str, usize> = counts.iter().map(|(k, v)| (*k, v / 2)).collect();
+    Response {
+        status: 200,
+        headers: vec![("Content-Type", "application/json".to_owned())],
+        body: Body::Full(set(true, &partial) + &set(false, &counts)),
     }
 }
 
