@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of TA-incode on a fresh machine: installs what is missing (see
 # scripts/bootstrap.sh), then formatting, lints, the Rust unit/integration/golden tests, the
-# packaged app with its AppInspect verdict and layout tests, ksconf on every conf file, and the
-# dashboards through Splunk's own Dashboard Studio validator.
+# packaged app with its AppInspect verdict and layout tests, ksconf on every conf file, the
+# dashboards through Splunk's own Dashboard Studio validator, and the app's searches run over
+# event corpora by the SPL evaluator in ../shared (beside the repository).
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/bootstrap.sh
@@ -20,4 +21,6 @@ ta_say "ksconf check"
 "$TA_VENV/bin/ksconf" check default/*.conf
 ta_say "dashboards, searches, alerts (Splunk's Dashboard Studio validator)"
 tests/dashboards/run.sh
+ta_say "the app's SPL run over event corpora (../shared/splsim)"
+python3 -m unittest discover -s tests/spl
 ta_say "all tests passed"

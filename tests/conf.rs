@@ -254,12 +254,14 @@ const EXPECTED: &[Expect] = &[
             ("user_id", &["67c2b0000000000000000021"]),
         ],
     },
+    // The session webhooks tell the verdict of the score event again: searchable under an
+    // eventtype of their own, not tagged (one verdict per verification in CIM Authentication).
     Expect {
         key: "66b1b0000000000000000022",
         kind: Kind::Session,
         utc: Some("2024-05-01T12:40:00.000"),
-        eventtype: "incode_verification",
-        tag: Some("authentication"),
+        eventtype: "incode_session_outcome",
+        tag: None,
         fields: &[
             ("action", &["success"]),
             ("signature", &["SESSION_SUCCEEDED"]),
@@ -276,16 +278,16 @@ const EXPECTED: &[Expect] = &[
         key: "66b1b0000000000000000023",
         kind: Kind::Session,
         utc: Some("2024-05-01T12:45:01.250"),
-        eventtype: "incode_verification",
-        tag: Some("authentication"),
+        eventtype: "incode_session_outcome",
+        tag: None,
         fields: &[("action", &["failure"]), ("signature", &["SESSION_FAILED"])],
     },
     Expect {
         key: "66b1b0000000000000000024",
         kind: Kind::Session,
         utc: Some("2024-05-01T12:50:02.000"),
-        eventtype: "incode_verification",
-        tag: Some("authentication"),
+        eventtype: "incode_session_outcome",
+        tag: None,
         fields: &[
             ("action", &["pending"]),
             ("signature", &["SESSION_PENDING_REVIEW"]),
@@ -296,8 +298,8 @@ const EXPECTED: &[Expect] = &[
         key: "66b1b0000000000000000025",
         kind: Kind::Session,
         utc: Some("2024-05-01T12:55:03.123"),
-        eventtype: "incode_verification",
-        tag: Some("authentication"),
+        eventtype: "incode_session_outcome",
+        tag: None,
         // "eventType" instead of "event_type"; no external id, so the identity is the user.
         fields: &[
             ("event_type", &["SESSION_SUCCEEDED"]),
@@ -526,6 +528,8 @@ fn eventtypes_tags_and_macro_use() {
     let names: Vec<&str> = eventtypes.stanzas.iter().map(|s| s.name.as_str()).collect();
     for required in [
         "incode_verification",
+        "incode_session_outcome",
+        "incode_score_no_verdict",
         "incode_session_deleted",
         "incode_onboarding_progress",
     ] {
@@ -565,12 +569,14 @@ fn eventtypes_tags_and_macro_use() {
     ]);
     assert_eq!(tagged, expected);
     // Every shipped search reaches the data through the index macro, or (the add-on's health)
-    // through the macro of its own log lines.
+    // through the macro of its own log lines, or reads no events (the lookup's prune).
     let saved = Conf::load("default/savedsearches.conf");
     for stanza in &saved.stanzas {
         let search = stanza.get("search").unwrap();
         assert!(
-            search.contains("`incode_index`") || search.contains("`incode_modinput_logs`"),
+            search.contains("`incode_index`")
+                || search.contains("`incode_modinput_logs`")
+                || (search.starts_with("| inputlookup ") && !search.contains("index")),
             "[{}]",
             stanza.name
         );
@@ -856,6 +862,9 @@ fn splunk_defaults_would_break_this_data_which_is_why_the_settings_exist() {
 
 struct ScoreExpect {
     file: &'static str,
+    eventtype: &'static str,
+    /// Tagged authentication: the event of record of Incode's verdict (the score fetched on
+    /// ONBOARDING_FINISHED with an overall status).
     tagged: bool,
     action: Option<&'static str>,
     signature: Option<&'static str>,
@@ -870,6 +879,7 @@ const MRZ_AND_NAME: &[&str] = &[
 const SCORES: &[ScoreExpect] = &[
     ScoreExpect {
         file: "enrichment_error.json",
+        eventtype: "incode_score_no_verdict",
         tagged: false,
         action: None,
         signature: None,
@@ -877,6 +887,7 @@ const SCORES: &[ScoreExpect] = &[
     },
     ScoreExpect {
         file: "face_authentication_ok.json",
+        eventtype: "incode_verification",
         tagged: true,
         action: Some("success"),
         signature: Some("ONBOARDING_SCORE_OK"),
@@ -884,6 +895,7 @@ const SCORES: &[ScoreExpect] = &[
     },
     ScoreExpect {
         file: "footprint_ok_failed_checks.json",
+        eventtype: "incode_verification",
         tagged: true,
         action: Some("success"),
         signature: Some("ONBOARDING_SCORE_OK"),
@@ -896,20 +908,25 @@ const SCORES: &[ScoreExpect] = &[
     // Incode's overall status can be "" although every module passed: no verdict, no CIM event.
     ScoreExpect {
         file: "sonio_no_overall_status.json",
+        eventtype: "incode_score_no_verdict",
         tagged: false,
         action: None,
         signature: None,
         failed_checks: MRZ_AND_NAME,
     },
+    // Fetched again after a reviewer's rejection: the decision's record is the MANUAL_REVIEW_*
+    // webhook, so this score is not counted a second time.
     ScoreExpect {
         file: "synthetic_fail_after_review.json",
-        tagged: true,
+        eventtype: "incode_score_no_verdict",
+        tagged: false,
         action: Some("failure"),
         signature: Some("ONBOARDING_SCORE_FAIL"),
         failed_checks: MRZ_AND_NAME,
     },
     ScoreExpect {
         file: "synthetic_large_full_flow.json",
+        eventtype: "incode_verification",
         tagged: true,
         action: Some("success"),
         signature: Some("ONBOARDING_SCORE_OK"),
@@ -917,6 +934,7 @@ const SCORES: &[ScoreExpect] = &[
     },
     ScoreExpect {
         file: "synthetic_warn.json",
+        eventtype: "incode_verification",
         tagged: true,
         action: Some("pending"),
         signature: Some("ONBOARDING_SCORE_WARN"),
@@ -946,19 +964,13 @@ fn score_events_one_by_one_and_as_a_stream() {
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let searched = app.search(event);
         let at = expect.file;
-        if expect.tagged {
-            assert_eq!(searched.eventtypes, ["incode_verification"], "{at}");
-            assert_eq!(
-                searched.tags,
-                BTreeSet::from(["authentication".to_string()]),
-                "{at}"
-            );
-        } else {
-            assert!(
-                searched.eventtypes.is_empty() && searched.tags.is_empty(),
-                "{at}: {searched:?}"
-            );
-        }
+        assert_eq!(searched.eventtypes, [expect.eventtype], "{at}");
+        let tags: BTreeSet<String> = expect
+            .tagged
+            .then(|| "authentication".to_string())
+            .into_iter()
+            .collect();
+        assert_eq!(searched.tags, tags, "{at}");
         assert_eq!(
             searched.values("action"),
             expect.action.into_iter().collect::<Vec<_>>(),
@@ -1176,7 +1188,8 @@ fn the_score_lookup_carries_the_contract_fields_to_every_webhook_event() {
         .split(',')
         .map(str::trim)
         .collect();
-    let mut expected = vec!["_key", "interviewId"];
+    // The score time and the deletion time are the lookup's own: what the retention counts from.
+    let mut expected = vec!["_key", "interviewId", "score_time", "deleted_at"];
     expected.extend(SCORE_FIELDS);
     assert_eq!(fields, expected);
     for (key, _) in &collection.entries {
@@ -1187,14 +1200,21 @@ fn the_score_lookup_carries_the_contract_fields_to_every_webhook_event() {
             );
         }
     }
-    // The saved search writes exactly those fields, keyed by interviewId, into that lookup.
+    // The saved search writes exactly those fields, keyed by interviewId, into that lookup: its
+    // rows come from the `incode_score_rows` macro, which it shares with the documented rebuild.
     let saved = Conf::load("default/savedsearches.conf");
     let search = saved.stanza("Incode - Update score lookup");
     assert_eq!(search.get("enableSched"), Some("1"));
     assert!(search.get("cron_schedule").is_some());
     let spl = search.get("search").unwrap();
     assert!(spl.contains(r#"sourcetype="incode:score""#), "{spl}");
-    let table = spl
+    assert!(spl.contains("| `incode_score_rows`"), "{spl}");
+    let macros = Conf::load("default/macros.conf");
+    let rows = macros
+        .stanza("incode_score_rows")
+        .get("definition")
+        .unwrap();
+    let table = rows
         .lines()
         .find(|l| l.starts_with("| table "))
         .expect("a table command");

@@ -37,11 +37,23 @@ function allSearches() {
 
 const INTERNAL_MACRO = 'incode_modinput_logs';
 
-/** The field check of one search: event fields depend on what it reads (Incode data or _internal). */
+/** The columns of each lookup definition of transforms.conf (fields_list). */
+const LOOKUP_FIELDS = new Map(
+  [...app.readConf('transforms.conf')]
+    .filter(([, kv]) => kv.has('fields_list'))
+    .map(([name, kv]) => [name, kv.get('fields_list').split(',').map((f) => f.trim())]),
+);
+
+/**
+ * The field check of one search: event fields depend on what it reads (Incode data or
+ * _internal), per search and subsearch; inputlookup gives a lookup's own columns.
+ */
 function fieldCheck(query, macros) {
   const internal = query.includes(`\`${INTERNAL_MACRO}\``);
   return spl.analyze(query, {
     eventFields: internal ? fields.INTERNAL_EVENT_FIELDS : fields.INCODE_EVENT_FIELDS,
+    eventFieldsFor: (index) => (index === '_internal' ? fields.INTERNAL_EVENT_FIELDS : fields.INCODE_EVENT_FIELDS),
+    lookupFields: (table) => LOOKUP_FIELDS.get(table),
     macros,
   });
 }
@@ -58,7 +70,7 @@ function indexRuleErrors(s) {
   if (/\bindex\s*(=|!=|IN\b)/i.test(literal)) errors.push('names an index literally: use the `incode_index` macro');
   if (/_internal|_audit|_introspection/.test(literal)) errors.push('names an internal index: use the `incode_modinput_logs` macro');
   const usesData = /`incode_index`/.test(text) || text.includes(`\`${INTERNAL_MACRO}\``);
-  const readsNothing = /^\s*\|\s*makeresults\b/.test(text) && !/\[\s*search\b|\|\s*search\b/.test(text);
+  const readsNothing = /^\s*\|\s*(makeresults|inputlookup)\b/.test(text) && !/\[\s*search\b|\|\s*search\b/.test(text);
   if (!usesData && !readsNothing) errors.push('reads events without the `incode_index` macro');
   return errors;
 }

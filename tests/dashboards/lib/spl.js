@@ -85,8 +85,9 @@ const isWord = (t, w) => t && t.type === 'word' && t.value.toLowerCase() === w;
 
 /** The state of one pipeline: which fields exist, what was read, what is wrong. */
 class Pipeline {
-  constructor(eventFields, macros) {
+  constructor(eventFields, macros, options = {}) {
     this.fields = new Set(eventFields);
+    this.options = options;
     this.open = false; // after a split-by chart the field names are data, not known names
     this.reads = [];
     this.errors = [];
@@ -201,6 +202,21 @@ function splitArgs(s) {
   return out;
 }
 
+/**
+ * The events a (sub)search starts from depend on its index: a search of index=_internal (the
+ * add-on's own log lines) and one of the Incode index carry different fields, and one search can
+ * hold both (a subsearch of the other kind).
+ */
+function readIndex(p, toks) {
+  if (!p.options.eventFieldsFor) return;
+  for (let i = 0; i + 2 < toks.length; i++) {
+    if (isWord(toks[i], 'index') && toks[i + 1].type === 'op' && toks[i + 1].value === '=') {
+      p.replace(p.options.eventFieldsFor(toks[i + 2].value));
+      return;
+    }
+  }
+}
+
 /** Search terms: field OP value, field IN (...), free text, macros, subsearches. */
 function readSearchTerms(p, toks, cmd) {
   for (let i = 0; i < toks.length; i++) {
@@ -227,7 +243,7 @@ function readSearchTerms(p, toks, cmd) {
 }
 
 function analyzeSub(p, toks) {
-  const sub = new Pipeline(p.eventFields, p.macroDefs);
+  const sub = new Pipeline(p.eventFields, p.macroDefs, p.options);
   runPipeline(sub, toks);
   p.errors.push(...sub.errors.map((e) => `subsearch: ${e}`));
   p.reads.push(...sub.reads);
@@ -304,12 +320,13 @@ function runCommand(p, seg, first = false) {
   let cmdTok = seg[0];
   let args = seg.slice(1);
   let cmd = cmdTok.type === 'word' ? cmdTok.value.toLowerCase() : null;
-  const generating = new Set(['tstats', 'makeresults']);
+  const generating = new Set(['tstats', 'makeresults', 'inputlookup']);
   if (first && !(cmd && (generating.has(cmd) || cmd === 'search'))) { cmd = 'search'; args = seg; }
   if (first && cmd && !generating.has(cmd) && cmd !== 'search' && !seg.length) cmd = 'search';
   if (!first && cmd === null) { p.errors.push(`not a command: ${cmdTok.value}`); return; }
   switch (cmd) {
     case 'search':
+      if (first) readIndex(p, args);
       readSearchTerms(p, args, 'search');
       break;
     case 'where':
@@ -452,6 +469,14 @@ function runCommand(p, seg, first = false) {
     case 'makeresults':
       p.replace(['_time']);
       break;
+    case 'inputlookup': {
+      // inputlookup <table>: the rows of a lookup table, with the fields its definition lists.
+      const table = args.find((t) => t.type === 'word' && !(t.value.includes('=')));
+      const columns = table && p.options.lookupFields && p.options.lookupFields(table.value);
+      if (!columns) p.errors.push(`inputlookup: no fields known for lookup ${table ? table.value : '(none)'}`);
+      else p.replace(columns);
+      break;
+    }
     case 'addinfo':
       ['info_min_time', 'info_max_time', 'info_search_time', 'info_sid'].forEach((f) => p.define(f));
       break;
@@ -509,8 +534,8 @@ function runPipeline(p, tokens) {
  * Analyze one search. `eventFields`: fields present on the events it reads; `macros`: the
  * app's macros (from default/macros.conf) to expand. Returns macros used, fields read, errors.
  */
-function analyze(spl, { eventFields, macros }) {
-  const p = new Pipeline(eventFields, macros);
+function analyze(spl, { eventFields, macros, eventFieldsFor, lookupFields }) {
+  const p = new Pipeline(eventFields, macros, { eventFieldsFor, lookupFields });
   let expanded = spl;
   try {
     expanded = expandMacros(spl, macros, p.macros);

@@ -22,8 +22,9 @@ test('navigation: the three dashboards first, then Search, then the Incode input
 });
 
 const saved = app.readConf('savedsearches.conf');
-// The parsing branch's scheduled lookup search lives in the same file; it is no alert.
-const alerts = [...saved].filter(([name]) => name !== 'Incode - Update score lookup');
+// The score lookup's scheduled searches live in the same file; they are no alerts.
+const LOOKUP_SEARCHES = ['Incode - Update score lookup', 'Incode - Prune score lookup'];
+const alerts = [...saved].filter(([name]) => !LOOKUP_SEARCHES.includes(name));
 
 test('alerts: all of issue 5, named "Incode - ...", shipped disabled', () => {
   const names = alerts.map(([n]) => n);
@@ -75,16 +76,19 @@ test('workflow actions: investigator and Incode dashboard, on interviewId', () =
   }
 });
 
-test('Open in Incode: the forwarder view builds the URL with the admin-set macro and forwards to it', () => {
+test('Open in Incode: off until an admin sets the URL; the view forwards to the macro\'s URL of the URL-encoded id', () => {
   const macros = app.readMacros();
   const m = macros.get('incode_dashboard_session_url(1)');
   assert.ok(m, 'macro incode_dashboard_session_url(1)');
   assert.deepEqual(m.args, ['interview_id']);
-  assert.match(m.definition, /^"https:\/\/[^"]+" \. \$interview_id\$$/);
+  assert.doesNotMatch(m.definition, /https?:/, 'no guessed Incode address ships');
+  const wa = app.readConf('workflow_actions.conf');
+  assert.equal(wa.get('incode_open_in_incode').get('disabled'), '1', 'the workflow action ships disabled');
   const view = app.listViews().find((v) => v.name === 'incode_open_in_incode');
   assert.equal(view.attrs.isVisible, 'false', 'kept out of the app menu');
-  assert.match(view.xml, /`incode_dashboard_session_url\(interviewId\)`/);
-  assert.match(view.xml, /<done>\s*<condition match="\$job\.resultCount\$ &gt; 0">\s*<link target="_self">\$result\.incode_url\|n\$<\/link>/);
+  assert.match(view.xml, /interviewId_url="\$interviewId\|u\$"/, 'the id is URL-encoded by Splunk');
+  assert.match(view.xml, /`incode_dashboard_session_url\(interviewId_url\)`/);
+  assert.match(view.xml, /<query>\| where isnotnull\(incode_url\)<\/query>\s*<done>\s*<condition match="\$job\.resultCount\$ &gt; 0">\s*<link target="_self">\$result\.incode_url\|n\$<\/link>/);
 });
 
 test('conf files parse strictly (no duplicate stanzas or keys)', () => {

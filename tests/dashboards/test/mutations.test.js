@@ -63,3 +63,7 @@ searchBroken('a chained search reading a field its base does not output',
 searchBroken('a command the checker does not know', '`incode_index` | transaction interviewId', fieldsOf);
 searchBroken('an undefined macro', '`incode_indx` | stats count', fieldsOf);
 searchBroken('an _internal search reading incode fields', '`incode_modinput_logs` | stats count by interviewId', fieldsOf);
+searchBroken('an incode_index subsearch reading the log lines\' fields',
+  '`incode_modinput_logs` | stats sum(enriched) as e | append [search `incode_index` sourcetype="incode:score" | stats sum(duration_ms) as d]', fieldsOf);
+searchBroken('a column a lookup does not have', '| inputlookup incode_scores | where isnotnull(clientId)', fieldsOf);
+searchBroken('an inputlookup of an unknown lookup', '| inputlookup incode_score | stats count', fieldsOf);
