@@ -26,10 +26,14 @@ ta_say "assembling $stage"
 rm -rf "$stage" "$tarball"
 mkdir -p "$stage/linux_x86_64/bin"
 # The repo keeps the app's conf files in default/ and the rest of the app in splunk_app/; the
-# README, docs/ (admin documentation) and LICENSE sit at the repo's root. Dot-files never ship.
+# admin documentation (APP-README.md, docs/), LICENSE and CHANGELOG.md sit at the repo's root.
+# The repo's README.md is for developers and stays out: APP-README.md becomes the app's README.
+# Dot-files never ship.
 tar -c --exclude=".*" default bin docs -C splunk_app $(cd splunk_app && echo *) | tar -x -C "$stage"
-cp README.md LICENSE CHANGELOG.md "$stage/"
+cp APP-README.md "$stage/README.md"
+cp LICENSE CHANGELOG.md "$stage/"
 cp "$binary" "$stage/linux_x86_64/bin/incode"
+# default/app.conf says @VERSION@ and @BUILD@ where the version and build number go.
 sed -i -e "s/@VERSION@/$version/g" -e "s/@BUILD@/$build/g" "$stage/default/app.conf"
 if grep -rq '@VERSION@\|@BUILD@' "$stage"; then
   echo "package.sh: a version placeholder was left in $stage" >&2; exit 1

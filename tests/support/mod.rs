@@ -7,6 +7,7 @@ pub mod fake_incode;
 pub mod fake_proxy;
 pub mod fake_splunkd;
 pub mod http_server;
+pub mod markdown;
 pub mod tls;
 pub mod world;
 
