@@ -120,7 +120,9 @@ pub fn scheme() -> Scheme {
                 "log_level",
                 "Log level",
                 "DEBUG, INFO (default), WARN or ERROR: the lowest level this input writes to \
-                 splunkd.log.",
+                 splunkd.log. DEBUG lines appear only when splunkd logs its ExecProcessor \
+                 category at DEBUG (category.ExecProcessor=DEBUG in \
+                 $SPLUNK_HOME/etc/log-local.cfg).",
                 String,
                 false,
             ),
