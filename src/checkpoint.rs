@@ -17,6 +17,47 @@ use crate::score::Trigger;
 /// Characters of an input name kept as they are in its file name.
 const FILE_NAME: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
+/// The longest file-name stem: a component may hold 255 bytes (ext4) or UTF-16 units (NTFS), and
+/// the longest name made from the stem is `<stem>.sqlite.damaged-<epoch>-wal`.
+const MAX_STEM: usize = 200;
+
+/// The file-name stem of an input's checkpoint: the input's name percent-encoded, so that any
+/// stanza name is a legal file name on Linux and on Windows (`:`, `\`, `*`, … become `%XX`).
+/// NTFS still refuses or confuses three kinds of names, which get a lower-case stem followed by
+/// `~` and a hash of the whole name: the reserved device names (`CON`, `NUL`, `COM1`… alone or
+/// before a dot, whatever the case [doc
+/// https://learn.microsoft.com/windows/win32/fileio/naming-a-file]), names that differ only by
+/// case (NTFS does not tell `Prod` from `prod`), and names too long for a component. The rule is
+/// the same on every platform, so a name maps to one file everywhere.
+fn stem(name: &str) -> String {
+    let encoded = utf8_percent_encode(name, FILE_NAME).to_string();
+    let device = encoded
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let reserved = matches!(device.as_str(), "con" | "prn" | "aux" | "nul")
+        || (device.len() == 4
+            && (device.starts_with("com") || device.starts_with("lpt"))
+            && device.ends_with(|c: char| c.is_ascii_digit()));
+    // The encoding's own hex digits are upper case; only the name's letters can collide.
+    if !reserved && encoded.len() <= MAX_STEM && !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return encoded;
+    }
+    // No dot: Windows reads the part before the first dot as the device name (`nul.tar`).
+    let mut short = encoded.to_ascii_lowercase().replace('.', "%2e");
+    short.truncate(MAX_STEM - 17); // ASCII only: any cut is a character boundary
+    format!("{short}~{:016x}", fnv1a(name.as_bytes()))
+}
+
+/// FNV-1a, 64 bits: a hash whose values never change between releases (std's `DefaultHasher`
+/// may), since a checkpoint's file name must stay the same.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// The schema, one script per version; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
     // 1: high-water mark and jobs.
@@ -163,7 +204,7 @@ impl Checkpoint {
     /// inspection, never deleted) with a WARN line, and a new checkpoint starts: the pass then
     /// begins again from the backfill window.
     pub fn open(dir: &Path, name: &str) -> Result<Checkpoint, CheckpointError> {
-        let stem = utf8_percent_encode(name, FILE_NAME).to_string();
+        let stem = stem(name);
         let path = dir.join(format!("{stem}.sqlite"));
         let open_error = |source| CheckpointError::Open {
             path: path.clone(),
@@ -687,6 +728,56 @@ mod tests {
         assert_eq!(cp.high_water_mark().unwrap(), Some(42));
         assert!(d.join("my%20input%2F1.sqlite").is_file());
         std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn every_input_name_is_a_file_name_legal_on_linux_and_ntfs() {
+        assert_eq!(stem("prod"), "prod");
+        assert_eq!(stem("my input/1"), "my%20input%2F1");
+        assert_eq!(
+            stem("a:b|c<d>e\"f?g*h\\i"),
+            "a%3Ab%7Cc%3Cd%3Ee%22f%3Fg%2Ah%5Ci"
+        );
+        // Reserved device names, alone or before a dot, in any case.
+        for reserved in [
+            "con",
+            "CON",
+            "nul",
+            "Aux",
+            "prn",
+            "com1",
+            "LPT9",
+            "nul.tar.gz",
+        ] {
+            let s = stem(reserved);
+            assert!(s.contains('~') && !s.contains('.'), "{reserved}: {s}");
+        }
+        for fine in ["console", "com", "com10", "lpt", "nully"] {
+            assert_eq!(stem(fine), fine);
+        }
+        // Names that NTFS would confuse by case map to different files.
+        let (upper, lower, mixed) = (stem("PROD"), stem("prod"), stem("Prod"));
+        assert!(upper != lower && upper != mixed && mixed != lower);
+        assert!(!upper.bytes().any(|b| b.is_ascii_uppercase()), "{upper}");
+        assert_eq!(
+            stem("Café"),
+            format!("caf%c3%a9~{:016x}", fnv1a("Café".as_bytes()))
+        );
+        // Long names stay within a component's limit and stay distinct.
+        let (a, b) = (
+            stem(&"x".repeat(1000)),
+            stem(&format!("{}y", "x".repeat(999))),
+        );
+        assert!(
+            a.len() <= MAX_STEM && b.len() <= MAX_STEM && a != b,
+            "{a} {b}"
+        );
+        let unicode = stem(&"é".repeat(100));
+        assert!(unicode.len() <= MAX_STEM && unicode.is_ascii(), "{unicode}");
+        // The hash is fixed: a stem must not change between releases.
+        assert_eq!(stem("CON"), format!("con~{:016x}", fnv1a(b"CON")));
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use ta_incode::modes::{self, Mode};
 // trees, HTTP buffers, SQLite statements), which cost more CPU in page faults than the work
 // itself; jemalloc keeps and reuses that memory. Measured with benches/run.sh: about 40% less CPU
 // per enrichment, for 1 MB more peak memory and 0.5 MB more binary.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
