@@ -50,6 +50,57 @@ fn stem(name: &str) -> String {
     format!("{short}~{:016x}", fnv1a(name.as_bytes()))
 }
 
+/// Opens and locks an input's lock file: `Busy` when another run holds it.
+fn lock(
+    path: &Path,
+    error: impl Fn(std::io::Error) -> CheckpointError,
+) -> Result<File, CheckpointError> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(&error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CheckpointError::Busy(path.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(error(e)),
+    }
+}
+
+/// Takes over the checkpoint that version 0.1.0 (Linux only) kept under the name's percent-encoding
+/// alone (`Prod.sqlite`, `CON.sqlite`), when [`stem`] now names it otherwise and no checkpoint
+/// exists under the new name: without it, an upgrade would enrich the backfill window again.
+fn adopt_legacy(dir: &Path, name: &str, path: &Path) -> Result<(), CheckpointError> {
+    let legacy = utf8_percent_encode(name, FILE_NAME).to_string();
+    let old = dir.join(format!("{legacy}.sqlite"));
+    if old == path || path.exists() || !old.is_file() {
+        return Ok(());
+    }
+    let error = |source| CheckpointError::Open {
+        path: old.clone(),
+        source,
+    };
+    // A run of the old version still going holds this lock.
+    let lock_path = dir.join(format!("{legacy}.lock"));
+    let held = lock(&lock_path, error)?;
+    for suffix in ["-wal", "-shm", ""] {
+        let from = PathBuf::from(format!("{}{suffix}", old.display()));
+        if from.exists() {
+            std::fs::rename(&from, format!("{}{suffix}", path.display())).map_err(error)?;
+        }
+    }
+    drop(held);
+    let _ = std::fs::remove_file(&lock_path);
+    log::info!(
+        "event=checkpoint_renamed the checkpoint {} is now {}: names with capitals, device names \
+         or over 200 bytes get a file name that is the same on Linux and Windows",
+        old.display(),
+        path.display()
+    );
+    Ok(())
+}
+
 /// FNV-1a, 64 bits: a hash whose values never change between releases (std's `DefaultHasher`
 /// may), since a checkpoint's file name must stay the same.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -211,17 +262,9 @@ impl Checkpoint {
             source,
         };
         std::fs::create_dir_all(dir).map_err(open_error)?;
-        let lock_path = dir.join(format!("{stem}.lock"));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(open_error)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(CheckpointError::Busy(lock_path)),
-            Err(std::fs::TryLockError::Error(e)) => return Err(open_error(e)),
+        let lock = lock(&dir.join(format!("{stem}.lock")), open_error)?;
+        if cfg!(unix) {
+            adopt_legacy(dir, name, &path)?;
         }
         let conn = match Checkpoint::connect(&path) {
             Err(CheckpointError::Damaged { path, detail }) => {
@@ -727,6 +770,36 @@ mod tests {
         let cp = Checkpoint::open(&d, "my input/1").unwrap();
         assert_eq!(cp.high_water_mark().unwrap(), Some(42));
         assert!(d.join("my%20input%2F1.sqlite").is_file());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_named_by_version_0_1_0_is_taken_over_not_started_again() {
+        // 0.1.0 (Linux only) named the file by percent-encoding alone, so `Prod`'s checkpoint was
+        // `Prod.sqlite`: an upgrade must carry on from it, or the backfill window is enriched
+        // (and indexed) twice.
+        let d = dir("legacy");
+        let mut cp = Checkpoint::open(&d, "prod").unwrap();
+        cp.discovery().unwrap().finish(Some(42)).unwrap();
+        drop(cp);
+        for (from, to) in [("prod.sqlite", "Prod.sqlite"), ("prod.lock", "Prod.lock")] {
+            std::fs::rename(d.join(from), d.join(to)).unwrap();
+        }
+        let cp = Checkpoint::open(&d, "Prod").unwrap();
+        assert_eq!(cp.high_water_mark().unwrap(), Some(42));
+        drop(cp);
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                format!("{}.lock", stem("Prod")),
+                format!("{}.sqlite", stem("Prod"))
+            ]
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 
