@@ -435,7 +435,9 @@ fn bin_incode_starts_the_build_for_the_machine_or_names_the_supported_platforms(
     let answer = |s: &str, m: &str| {
         std::fs::write(
             &uname,
-            format!("#!/bin/sh\ncase $1 in -s) echo {s};; -m) echo {m};; esac\n"),
+            format!(
+                "#!/bin/sh\ncase $1 in -s) echo {s};; -m) echo {m};; -sm) echo {s} {m};; esac\n"
+            ),
         )
         .unwrap();
         std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o755)).unwrap();
