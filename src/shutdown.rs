@@ -138,8 +138,10 @@ mod platform {
 
     use super::Notice;
 
-    /// splunkd stops a modular input on Windows with CTRL_BREAK (Splunk's OpenTelemetry add-on:
-    /// "SIGTERM on Unix-like systems and CTRL_BREAK on Windows"); CTRL_C is the same by hand.
+    /// splunkd stops a modular input on Windows with CTRL_BREAK (splunk-sdk-csharp-pcl#38:
+    /// "Splunk signals the modular input to shut down via ctrl+break"; Splunk's OpenTelemetry
+    /// add-on: "SIGTERM on Unix-like systems and CTRL_BREAK on Windows"); CTRL_C is the same by
+    /// hand. ctrlc's handler answers both.
     /// The ctrlc crate's handler runs on its own thread and cannot be removed, so `close` only
     /// stops it forwarding.
     pub struct Listener(std::sync::Arc<Mutex<Option<Sender<Notice>>>>);
