@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/bootstrap.sh
+. scripts/build.sh
 ta_bootstrap
 
 version=$(cargo pkgid | sed 's/.*[@#]//')
@@ -18,13 +19,20 @@ app=TA-incode
 stage=dist/$app
 tarball=dist/$app-$version.tgz
 
-ta_say "building the static binary ($TA_TARGET)"
-CC_x86_64_unknown_linux_musl=musl-gcc cargo build --quiet --release --locked --target "$TA_TARGET"
-binary=target/$TA_TARGET/release/incode
+# Where splunkd looks for the input on each platform (docs/platforms.md), and what goes there.
+declare -A place=(
+  [x86_64-unknown-linux-musl]=linux_x86_64/bin/incode
+  [aarch64-unknown-linux-musl]=linux_aarch64/bin/incode
+  [x86_64-pc-windows-gnu]=windows_x86_64/bin/incode.exe
+)
+for target in $TA_TARGETS; do
+  ta_say "building the static binary for $target"
+  ta_build "$target"
+done
 
 ta_say "assembling $stage"
 rm -rf "$stage" "$tarball"
-mkdir -p "$stage/linux_x86_64/bin"
+mkdir -p "$stage"
 # The repo keeps the app's conf files in default/ and the rest of the app in splunk_app/; the
 # admin documentation (APP-README.md, docs/), LICENSE and CHANGELOG.md sit at the repo's root.
 # The repo's README.md is for developers and stays out: APP-README.md becomes the app's README.
@@ -32,7 +40,10 @@ mkdir -p "$stage/linux_x86_64/bin"
 tar -c --exclude=".*" default bin docs -C splunk_app $(cd splunk_app && echo *) | tar -x -C "$stage"
 cp APP-README.md "$stage/README.md"
 cp LICENSE CHANGELOG.md "$stage/"
-cp "$binary" "$stage/linux_x86_64/bin/incode"
+for target in $TA_TARGETS; do
+  mkdir -p "$stage/$(dirname "${place[$target]}")"
+  cp "$(ta_binary "$target")" "$stage/${place[$target]}"
+done
 # default/app.conf says @VERSION@ and @BUILD@ where the version and build number go.
 sed -i -e "s/@VERSION@/$version/g" -e "s/@BUILD@/$build/g" "$stage/default/app.conf"
 if grep -rq '@VERSION@\|@BUILD@' "$stage"; then
@@ -40,14 +51,18 @@ if grep -rq '@VERSION@\|@BUILD@' "$stage"; then
 fi
 find "$stage" -type d -exec chmod 755 {} +
 find "$stage" -type f -exec chmod 644 {} +
-chmod 755 "$stage/linux_x86_64/bin/incode"
+# The executables, and bin/incode: the dispatcher for a Linux host whose platform folder splunkd
+# does not name (ARM64's is undocumented).
+for target in $TA_TARGETS; do chmod 755 "$stage/${place[$target]}"; done
+chmod 755 "$stage/bin/incode"
 
 # Reproducible: sorted names, numeric owner 0, every mtime set to the last commit's time, no
 # gzip timestamp.
 epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" --format=gnu \
   -C dist -cf - "$app" | gzip -9 -n >"$tarball"
-ta_say "built $tarball ($(du -k "$tarball" | cut -f1) KiB; binary $(du -k "$binary" | cut -f1) KiB)"
+sizes=$(for target in $TA_TARGETS; do printf ' %s %s KiB' "${place[$target]%%/*}" "$(du -k "$(ta_binary "$target")" | cut -f1)"; done)
+ta_say "built $tarball ($(du -k "$tarball" | cut -f1) KiB; binaries:$sizes)"
 
 # AppInspect exits 0 clean, 101 failures, 103 warnings only, 104 future failures, 1-3 when it
 # could not inspect; the JSON report is the verdict.

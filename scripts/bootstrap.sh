@@ -1,14 +1,17 @@
 # Installs what building and testing TA-incode need, once, on a fresh Debian/Ubuntu machine with
-# rustup: the static (musl) Rust target, rustfmt and clippy, Debian's musl-tools (a C compiler
-# for the crates with C parts) and libmagic (for AppInspect), Node.js and npm (the dashboard
-# tests), and a Python venv with the pinned Splunk tools in scripts/requirements.txt. Sourced by
-# package.sh and test.sh; every step is skipped when already done, so a second run costs a few
-# milliseconds.
+# rustup: the Rust targets of the three shipped executables (scripts/build.sh), rustfmt and
+# clippy, Debian's musl-tools and mingw-w64 (C compilers for the crates with C parts) and libmagic
+# (for AppInspect), Node.js and npm (the dashboard tests), a Python venv with the pinned Splunk
+# tools and Zig in scripts/requirements.txt, and for the tests that run the ARM64 and Windows
+# builds, qemu-user and Wine. Sourced by package.sh and test.sh; every step is skipped when
+# already done, so a second run costs a few milliseconds.
 
 # (No `grep -q` at the end of a pipe: it exits at the first match, the writer gets SIGPIPE, and
 # pipefail in the calling scripts would then read the check as failed.)
 TA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The executable this machine runs natively (tests, benches), then the other shipped ones.
 TA_TARGET=x86_64-unknown-linux-musl
+TA_TARGETS="$TA_TARGET aarch64-unknown-linux-musl x86_64-pc-windows-gnu"
 TA_VENV="$TA_ROOT/.venv"
 
 ta_say() { printf '==> %s\n' "$*" >&2; }
@@ -23,10 +26,14 @@ ta_apt_install() { # package...
 }
 
 ta_bootstrap_rust() {
-  if ! rustup target list --installed | grep -x "$TA_TARGET" >/dev/null; then
-    ta_say "adding the Rust target $TA_TARGET"
-    rustup target add "$TA_TARGET" >/dev/null
-  fi
+  local target installed
+  installed=$(rustup target list --installed)
+  for target in $TA_TARGETS; do
+    if ! grep -x "$target" >/dev/null <<<"$installed"; then
+      ta_say "adding the Rust target $target"
+      rustup target add "$target" >/dev/null
+    fi
+  done
   local component
   for component in rustfmt clippy; do
     if ! rustup component list --installed | grep "^$component" >/dev/null; then
@@ -34,6 +41,15 @@ ta_bootstrap_rust() {
     fi
   done
   command -v musl-gcc >/dev/null || ta_apt_install musl-tools
+  command -v x86_64-w64-mingw32-gcc >/dev/null || ta_apt_install gcc-mingw-w64-x86-64
+}
+
+# What runs the ARM64 and Windows executables here: qemu-user and Wine (64-bit).
+TA_QEMU_AARCH64=qemu-aarch64
+TA_WINE=/usr/lib/wine/wine64
+ta_bootstrap_emulators() {
+  command -v "$TA_QEMU_AARCH64" >/dev/null || ta_apt_install qemu-user
+  [ -x "$TA_WINE" ] || ta_apt_install wine64
 }
 
 ta_bootstrap_python() {

@@ -17,6 +17,98 @@ use crate::score::Trigger;
 /// Characters of an input name kept as they are in its file name.
 const FILE_NAME: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
+/// The longest file-name stem: a component may hold 255 bytes (ext4) or UTF-16 units (NTFS), and
+/// the longest name made from the stem is `<stem>.sqlite.damaged-<epoch>-wal`.
+const MAX_STEM: usize = 200;
+
+/// The file-name stem of an input's checkpoint: the input's name percent-encoded, so that any
+/// stanza name is a legal file name on Linux and on Windows (`:`, `\`, `*`, … become `%XX`).
+/// NTFS still refuses or confuses three kinds of names, which get a lower-case stem followed by
+/// `~` and a hash of the whole name: the reserved device names (`CON`, `NUL`, `COM1`… alone or
+/// before a dot, whatever the case [doc
+/// https://learn.microsoft.com/windows/win32/fileio/naming-a-file]), names that differ only by
+/// case (NTFS does not tell `Prod` from `prod`), and names too long for a component. The rule is
+/// the same on every platform, so a name maps to one file everywhere.
+fn stem(name: &str) -> String {
+    let encoded = utf8_percent_encode(name, FILE_NAME).to_string();
+    let device = encoded
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let reserved = matches!(device.as_str(), "con" | "prn" | "aux" | "nul")
+        || (device.len() == 4
+            && (device.starts_with("com") || device.starts_with("lpt"))
+            && device.ends_with(|c: char| c.is_ascii_digit()));
+    // The encoding's own hex digits are upper case; only the name's letters can collide.
+    if !reserved && encoded.len() <= MAX_STEM && !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return encoded;
+    }
+    // No dot: Windows reads the part before the first dot as the device name (`nul.tar`).
+    let mut short = encoded.to_ascii_lowercase().replace('.', "%2e");
+    short.truncate(MAX_STEM - 17); // ASCII only: any cut is a character boundary
+    format!("{short}~{:016x}", fnv1a(name.as_bytes()))
+}
+
+/// Opens and locks an input's lock file: `Busy` when another run holds it.
+fn lock(
+    path: &Path,
+    error: impl Fn(std::io::Error) -> CheckpointError,
+) -> Result<File, CheckpointError> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(&error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CheckpointError::Busy(path.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(error(e)),
+    }
+}
+
+/// Takes over the checkpoint that version 0.1.0 (Linux only) kept under the name's percent-encoding
+/// alone (`Prod.sqlite`, `CON.sqlite`), when [`stem`] now names it otherwise and no checkpoint
+/// exists under the new name: without it, an upgrade would enrich the backfill window again.
+fn adopt_legacy(dir: &Path, name: &str, path: &Path) -> Result<(), CheckpointError> {
+    let legacy = utf8_percent_encode(name, FILE_NAME).to_string();
+    let old = dir.join(format!("{legacy}.sqlite"));
+    if old == path || path.exists() || !old.is_file() {
+        return Ok(());
+    }
+    let error = |source| CheckpointError::Open {
+        path: old.clone(),
+        source,
+    };
+    // A run of the old version still going holds this lock.
+    let lock_path = dir.join(format!("{legacy}.lock"));
+    let held = lock(&lock_path, error)?;
+    for suffix in ["-wal", "-shm", ""] {
+        let from = PathBuf::from(format!("{}{suffix}", old.display()));
+        if from.exists() {
+            std::fs::rename(&from, format!("{}{suffix}", path.display())).map_err(error)?;
+        }
+    }
+    drop(held);
+    let _ = std::fs::remove_file(&lock_path);
+    log::info!(
+        "event=checkpoint_renamed the checkpoint {} is now {}: names with capitals, device names \
+         or over 200 bytes get a file name that is the same on Linux and Windows",
+        old.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: a hash whose values never change between releases (std's `DefaultHasher`
+/// may), since a checkpoint's file name must stay the same.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// The schema, one script per version; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
     // 1: high-water mark and jobs.
@@ -163,24 +255,16 @@ impl Checkpoint {
     /// inspection, never deleted) with a WARN line, and a new checkpoint starts: the pass then
     /// begins again from the backfill window.
     pub fn open(dir: &Path, name: &str) -> Result<Checkpoint, CheckpointError> {
-        let stem = utf8_percent_encode(name, FILE_NAME).to_string();
+        let stem = stem(name);
         let path = dir.join(format!("{stem}.sqlite"));
         let open_error = |source| CheckpointError::Open {
             path: path.clone(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(open_error)?;
-        let lock_path = dir.join(format!("{stem}.lock"));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(open_error)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(CheckpointError::Busy(lock_path)),
-            Err(std::fs::TryLockError::Error(e)) => return Err(open_error(e)),
+        let lock = lock(&dir.join(format!("{stem}.lock")), open_error)?;
+        if cfg!(unix) {
+            adopt_legacy(dir, name, &path)?;
         }
         let conn = match Checkpoint::connect(&path) {
             Err(CheckpointError::Damaged { path, detail }) => {
@@ -687,6 +771,86 @@ mod tests {
         assert_eq!(cp.high_water_mark().unwrap(), Some(42));
         assert!(d.join("my%20input%2F1.sqlite").is_file());
         std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_named_by_version_0_1_0_is_taken_over_not_started_again() {
+        // 0.1.0 (Linux only) named the file by percent-encoding alone, so `Prod`'s checkpoint was
+        // `Prod.sqlite`: an upgrade must carry on from it, or the backfill window is enriched
+        // (and indexed) twice.
+        let d = dir("legacy");
+        let mut cp = Checkpoint::open(&d, "prod").unwrap();
+        cp.discovery().unwrap().finish(Some(42)).unwrap();
+        drop(cp);
+        for (from, to) in [("prod.sqlite", "Prod.sqlite"), ("prod.lock", "Prod.lock")] {
+            std::fs::rename(d.join(from), d.join(to)).unwrap();
+        }
+        let cp = Checkpoint::open(&d, "Prod").unwrap();
+        assert_eq!(cp.high_water_mark().unwrap(), Some(42));
+        drop(cp);
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                format!("{}.lock", stem("Prod")),
+                format!("{}.sqlite", stem("Prod"))
+            ]
+        );
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn every_input_name_is_a_file_name_legal_on_linux_and_ntfs() {
+        assert_eq!(stem("prod"), "prod");
+        assert_eq!(stem("my input/1"), "my%20input%2F1");
+        assert_eq!(
+            stem("a:b|c<d>e\"f?g*h\\i"),
+            "a%3Ab%7Cc%3Cd%3Ee%22f%3Fg%2Ah%5Ci"
+        );
+        // Reserved device names, alone or before a dot, in any case.
+        for reserved in [
+            "con",
+            "CON",
+            "nul",
+            "Aux",
+            "prn",
+            "com1",
+            "LPT9",
+            "nul.tar.gz",
+        ] {
+            let s = stem(reserved);
+            assert!(s.contains('~') && !s.contains('.'), "{reserved}: {s}");
+        }
+        for fine in ["console", "com", "com10", "lpt", "nully"] {
+            assert_eq!(stem(fine), fine);
+        }
+        // Names that NTFS would confuse by case map to different files.
+        let (upper, lower, mixed) = (stem("PROD"), stem("prod"), stem("Prod"));
+        assert!(upper != lower && upper != mixed && mixed != lower);
+        assert!(!upper.bytes().any(|b| b.is_ascii_uppercase()), "{upper}");
+        assert_eq!(
+            stem("Café"),
+            format!("caf%c3%a9~{:016x}", fnv1a("Café".as_bytes()))
+        );
+        // Long names stay within a component's limit and stay distinct.
+        let (a, b) = (
+            stem(&"x".repeat(1000)),
+            stem(&format!("{}y", "x".repeat(999))),
+        );
+        assert!(
+            a.len() <= MAX_STEM && b.len() <= MAX_STEM && a != b,
+            "{a} {b}"
+        );
+        let unicode = stem(&"é".repeat(100));
+        assert!(unicode.len() <= MAX_STEM && unicode.is_ascii(), "{unicode}");
+        // The hash is fixed: a stem must not change between releases.
+        assert_eq!(stem("CON"), format!("con~{:016x}", fnv1a(b"CON")));
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     #[test]

@@ -50,10 +50,10 @@ impl ServerConf {
     pub fn load(splunk_home: &Path) -> Result<ServerConf, ServerConfError> {
         let etc = splunk_home.join("etc");
         let apps = enabled_apps(&etc.join("apps"))?;
-        let files = std::iter::once(etc.join("system/local/server.conf"))
-            .chain(apps.iter().map(|app| app.join("local/server.conf")))
-            .chain(apps.iter().map(|app| app.join("default/server.conf")))
-            .chain(std::iter::once(etc.join("system/default/server.conf")));
+        let files = std::iter::once(under(&etc, "system/local/server.conf"))
+            .chain(apps.iter().map(|app| under(app, "local/server.conf")))
+            .chain(apps.iter().map(|app| under(app, "default/server.conf")))
+            .chain(std::iter::once(under(&etc, "system/default/server.conf")));
         let mut layers = Vec::new();
         for file in files {
             if let Some(conf) = read(&file)? {
@@ -91,7 +91,7 @@ impl ServerConf {
             .get(SSL_CONFIG, "caPath")
             .filter(|s| !s.value.is_empty())
             .map(|s| expand_splunk_home(&s.value, &self.home))
-            .unwrap_or_else(|| self.home.join("etc/auth"));
+            .unwrap_or_else(|| under(&self.home, "etc/auth"));
         Some((
             ca_path.join(expand_splunk_home(&setting.value, &self.home)),
             setting,
@@ -224,6 +224,14 @@ impl Conf {
     fn get(&self, stanza: &str, key: &str) -> Option<&str> {
         self.0.get(stanza)?.get(key).map(String::as_str)
     }
+}
+
+/// `relative` (written with `/`) under `base`, one component at a time, so that the path uses
+/// the platform's separator (a Windows message then names `C:\…\etc\auth\cacert.pem`).
+pub(crate) fn under(base: &Path, relative: &str) -> PathBuf {
+    relative
+        .split('/')
+        .fold(base.to_path_buf(), |path, part| path.join(part))
 }
 
 #[cfg(test)]

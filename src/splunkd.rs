@@ -20,7 +20,7 @@ use url::{Host, Url};
 
 use crate::http::{self, CertificateProblem, USER_AGENT};
 use crate::secret::Secret;
-use crate::server_conf::{ServerConf, ServerConfError};
+use crate::server_conf::{ServerConf, ServerConfError, under};
 
 /// The app whose namespace every call uses.
 pub const APP: &str = "TA-incode";
@@ -565,7 +565,7 @@ fn splunk_ca_files(splunk_home: Option<&Path>) -> Result<Vec<CaFile>, SplunkdErr
     let Some(home) = splunk_home else {
         return Ok(Vec::new());
     };
-    let cacert = home.join("etc/auth/cacert.pem");
+    let cacert = under(home, "etc/auth/cacert.pem");
     let mut files = Vec::new();
     if cacert.is_file() {
         files.push(CaFile {
@@ -706,7 +706,7 @@ pub fn splunk_home() -> Option<PathBuf> {
         .or_else(|| {
             let exe = std::env::current_exe().ok()?;
             let home = exe.ancestors().nth(6)?;
-            home.join("etc/apps").is_dir().then(|| home.to_path_buf())
+            under(home, "etc/apps").is_dir().then(|| home.to_path_buf())
         })
 }
 

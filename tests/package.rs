@@ -113,7 +113,17 @@ fn modes_dirs_755_files_644_executables_only_under_bin() {
             assert_eq!(mode, 0o644, "{}", e.path);
         }
     }
-    assert_eq!(executables, [format!("{APP}/linux_x86_64/bin/incode")]);
+    executables.sort();
+    assert_eq!(
+        executables,
+        [
+            "bin/incode",
+            "linux_aarch64/bin/incode",
+            "linux_x86_64/bin/incode",
+            "windows_x86_64/bin/incode.exe",
+        ]
+        .map(|p| format!("{APP}/{p}"))
+    );
 }
 
 #[test]
@@ -275,13 +285,11 @@ fn text_of(entries: &[Entry], full_path: &str) -> String {
     String::from_utf8(entry.bytes.clone()).unwrap()
 }
 
-#[test]
-#[ignore = "needs ./package.sh; run by ./test.sh"]
-fn the_binary_is_a_static_x86_64_executable_that_runs() {
-    let entries = entries();
-    let bytes = file(&entries, "linux_x86_64/bin/incode");
+/// Checks a Linux build: this architecture, fully static (no loader, no shared library), and
+/// position-independent (ET_DYN), which AppInspect's aarch64 check lets through for x86-64.
+fn assert_static_elf(bytes: &[u8], machine: u16) {
     let elf = goblin::elf::Elf::parse(bytes).unwrap();
-    assert_eq!(elf.header.e_machine, goblin::elf::header::EM_X86_64);
+    assert_eq!(elf.header.e_machine, machine);
     assert!(elf.is_64);
     assert_eq!(elf.interpreter, None, "a dynamic loader is needed");
     assert!(
@@ -289,23 +297,61 @@ fn the_binary_is_a_static_x86_64_executable_that_runs() {
         "shared libraries: {:?}",
         elf.libraries
     );
-    // Position-independent (ET_DYN): AppInspect's aarch64 check passes static-pie executables.
-    assert_eq!(elf.header.e_type, goblin::elf::header::ET_DYN);
+    if machine == goblin::elf::header::EM_X86_64 {
+        assert_eq!(elf.header.e_type, goblin::elf::header::ET_DYN);
+    }
+}
 
-    let dir = std::env::temp_dir().join(format!("ta-incode-package-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("incode");
-    std::fs::write(&exe, bytes).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::process::Command::new(&exe)
-        .arg("--version")
-        .output()
-        .unwrap();
+/// The package unpacked into a temporary folder, with its modes, removed on drop.
+struct Unpacked(PathBuf);
+
+impl Unpacked {
+    fn new(entries: &[Entry], label: &str) -> Unpacked {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("ta-incode-package-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for e in entries.iter().filter(|e| !e.is_dir) {
+            let path = dir.join(&e.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &e.bytes).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(e.mode)).unwrap();
+        }
+        Unpacked(dir)
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.0.join(APP).join(relative)
+    }
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn assert_runs(command: &mut std::process::Command) {
+    let out = command.arg("--version").output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("incode {VERSION}\n")
+        format!("incode {VERSION}\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+#[ignore = "needs ./package.sh; run by ./test.sh"]
+fn the_linux_x86_64_binary_is_static_and_runs() {
+    let entries = entries();
+    assert_static_elf(
+        file(&entries, "linux_x86_64/bin/incode"),
+        goblin::elf::header::EM_X86_64,
+    );
+    let app = Unpacked::new(&entries, "x86");
+    let exe = app.path("linux_x86_64/bin/incode");
+    assert_runs(&mut std::process::Command::new(&exe));
     let out = std::process::Command::new(&exe)
         .arg("--scheme")
         .output()
@@ -315,7 +361,123 @@ fn the_binary_is_a_static_x86_64_executable_that_runs() {
         support::tree(&String::from_utf8(out.stdout).unwrap()).tag,
         "scheme"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[ignore = "needs ./package.sh; run by ./test.sh"]
+fn the_linux_arm64_binary_is_static() {
+    // It runs under qemu-aarch64 in tests/cross/run.sh.
+    assert_static_elf(
+        file(&entries(), "linux_aarch64/bin/incode"),
+        goblin::elf::header::EM_AARCH64,
+    );
+}
+
+/// What 64-bit Windows Server 2016 and later ship: the input needs no runtime installed.
+const WINDOWS_DLLS: [&str; 9] = [
+    "advapi32.dll",
+    "api-ms-win-core-synch-l1-2-0.dll",
+    "bcrypt.dll",
+    "bcryptprimitives.dll",
+    "crypt32.dll",
+    "kernel32.dll",
+    "msvcrt.dll",
+    "ntdll.dll",
+    "ws2_32.dll",
+];
+
+#[test]
+#[ignore = "needs ./package.sh; run by ./test.sh"]
+fn the_windows_binary_is_a_64_bit_console_program_that_needs_only_windows_dlls() {
+    let entries = entries();
+    let bytes = file(&entries, "windows_x86_64/bin/incode.exe");
+    let pe = goblin::pe::PE::parse(bytes).unwrap();
+    assert!(pe.is_64);
+    assert!(!pe.is_lib);
+    assert_eq!(
+        pe.header.coff_header.machine,
+        goblin::pe::header::COFF_MACHINE_X86_64
+    );
+    let optional = pe.header.optional_header.unwrap();
+    // A console program: splunkd reads its stdout and stderr and sends it console events.
+    assert_eq!(
+        optional.windows_fields.subsystem,
+        goblin::pe::subsystem::IMAGE_SUBSYSTEM_WINDOWS_CUI
+    );
+    let mut dlls: Vec<String> = pe
+        .libraries
+        .iter()
+        .map(|l| l.to_ascii_lowercase())
+        .collect();
+    dlls.sort();
+    dlls.dedup();
+    for dll in &dlls {
+        assert!(
+            WINDOWS_DLLS.contains(&dll.as_str()),
+            "{dll} is not part of Windows: {dlls:?}"
+        );
+    }
+    assert!(dlls.iter().any(|d| d == "kernel32.dll"), "{dlls:?}");
+}
+
+#[test]
+#[ignore = "needs ./package.sh; run by ./test.sh"]
+fn bin_incode_starts_the_build_for_the_machine_or_names_the_supported_platforms() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = Unpacked::new(&entries(), "dispatch");
+    let dispatcher = app.path("bin/incode");
+    // On this machine: the x86-64 build.
+    assert_runs(&mut std::process::Command::new(&dispatcher));
+    // Elsewhere, as `uname` reports it: the ARM64 build, or an error that says what to do.
+    let fake = app.0.join("fake-uname");
+    std::fs::create_dir_all(&fake).unwrap();
+    let uname = fake.join("uname");
+    let answer = |s: &str, m: &str| {
+        std::fs::write(
+            &uname,
+            format!(
+                "#!/bin/sh\ncase $1 in -s) echo {s};; -m) echo {m};; -sm) echo {s} {m};; esac\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+        std::process::Command::new(&dispatcher)
+            .arg("--version")
+            .env("PATH", path)
+            .output()
+            .unwrap()
+    };
+    // Which executable it chose shows in what the shell reports when that one cannot start here
+    // (ARM64 without binfmt): replace it with a script that names itself.
+    let arm = app.path("linux_aarch64/bin/incode");
+    std::fs::write(&arm, "#!/bin/sh\necho arm64 build \"$@\"\n").unwrap();
+    let out = answer("Linux", "aarch64");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "arm64 build --version\n"
+    );
+    let out = answer("Linux", "x86_64");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("incode {VERSION}\n")
+    );
+    for (s, m) in [
+        ("Linux", "s390x"),
+        ("Darwin", "arm64"),
+        ("FreeBSD", "amd64"),
+    ] {
+        let out = answer(s, m);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "FATAL TA-incode has no build of its modular input for {s} {m}"
+            )) && stderr.contains("Linux x86-64, Linux ARM64 and Windows x86-64"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

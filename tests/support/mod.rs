@@ -144,13 +144,87 @@ pub const PROXY_VARIABLES: [&str; 8] = [
     "no_proxy",
 ];
 
-/// [`incode`] with extra environment variables.
-pub fn incode_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_incode"));
+/// The executable under test, and what runs it: by default the one cargo built for this host;
+/// with `TA_INCODE_BIN` (and `TA_INCODE_RUNNER`), another one, such as the ARM64 build under
+/// `qemu-aarch64` or the Windows build under Wine (`./test.sh` runs the tests for all three).
+pub struct Target {
+    /// The executable.
+    pub bin: PathBuf,
+    /// The emulator or loader it runs under, with its arguments.
+    pub runner: Vec<String>,
+}
+
+impl Target {
+    /// Whether the executable is a Windows one (run under Wine): it sees paths as `Z:\…`, and
+    /// stops on a console event rather than a POSIX signal.
+    pub fn windows(&self) -> bool {
+        self.bin.extension().is_some_and(|e| e == "exe")
+    }
+
+    /// Whether it runs under an emulator: timings are looser there.
+    pub fn emulated(&self) -> bool {
+        !self.runner.is_empty()
+    }
+}
+
+/// The target of this test run.
+pub fn target() -> &'static Target {
+    static TARGET: std::sync::OnceLock<Target> = std::sync::OnceLock::new();
+    TARGET.get_or_init(|| Target {
+        bin: std::env::var_os("TA_INCODE_BIN").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_incode")),
+            PathBuf::from,
+        ),
+        runner: std::env::var("TA_INCODE_RUNNER")
+            .map(|r| r.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// A command that starts the executable under test, without the runner's proxy variables.
+pub fn command() -> Command {
+    let target = target();
+    let mut command = match target.runner.split_first() {
+        Some((runner, args)) => {
+            let mut c = Command::new(runner);
+            c.args(args).arg(&target.bin);
+            c
+        }
+        None => Command::new(&target.bin),
+    };
     for name in PROXY_VARIABLES {
         command.env_remove(name);
     }
-    let mut child = command
+    if target.windows() {
+        // Wine's own diagnostics would mix with the executable's stderr.
+        command.env("WINEDEBUG", "-all");
+    }
+    command
+}
+
+/// Whether a test cannot run against this target, for the reason given (printed): the few
+/// behaviours an emulator does not reproduce. Each use says which, and what covers it instead.
+pub fn not_under_wine(reason: &str) -> bool {
+    let skip = target().windows();
+    if skip {
+        eprintln!("not run under Wine: {reason}");
+    }
+    skip
+}
+
+/// A path as the executable under test names it: under Wine, Linux's `/` is drive `Z:`.
+pub fn native_path(path: &Path) -> String {
+    let text = path.to_str().expect("test paths are UTF-8");
+    if target().windows() {
+        format!("Z:{}", text.replace('/', "\\"))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// [`incode`] with extra environment variables.
+pub fn incode_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+    let mut child = command()
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::piped())

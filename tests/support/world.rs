@@ -99,7 +99,7 @@ impl World {
              <session_key>{SESSION_KEY}</session_key><checkpoint_dir>{}</checkpoint_dir>\
              <configuration><stanza name=\"incode://prod\" app=\"TA-incode\">{}</stanza></configuration></input>",
             self.splunkd.uri,
-            self.checkpoint_dir().display(),
+            native_path(&self.checkpoint_dir()),
             super::params(&params)
         )
     }
@@ -178,9 +178,9 @@ impl World {
 
     fn run_document(&self, document: &str, env: &[(&str, &str)]) -> Run {
         self.save();
-        let home = self.home();
+        let home = native_path(&self.home());
         let mut env = env.to_vec();
-        env.push(("SPLUNK_HOME", home.to_str().unwrap()));
+        env.push(("SPLUNK_HOME", &home));
         let run = incode_with_env(&[], document.as_bytes(), &env);
         assert_no_secret(&run);
         assert!(
