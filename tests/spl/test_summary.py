@@ -335,6 +335,26 @@ class Rules(unittest.TestCase):
         self.assertEqual(got["iv-u"]["milestone"], "LIVENESS_CHECK_FINISHED")
         self.assertEqual((got["iv-s"]["milestone"], got["iv-s"]["milestones"]), ("SESSION_STARTED", "SESSION_STARTED"))
 
+    def test_a_stored_row_with_empty_fields_merges_like_one_without_them(self):
+        """Should the KV store hand back "" for a field the row never had (outputlookup writes
+        the columns of `table`), the merge still treats it as absent."""
+        t0 = NOW - 8 * HOUR
+        events = [onboarding("ONBOARDING_FINISHED", "iv-e", t0), scored("iv-e", t0, "OK", indexed=t0 + 300)]
+        late = session("SESSION_STARTED", "iv-e", t0 - 600, indexed=t0 + 2 * HOUR, ip="198.51.100.4")
+        results = []
+        for blanks in (False, True):
+            app = make_app()
+            update(app, events, now=t0 + 400)
+            if blanks:
+                fields = [f.strip() for f in conf("transforms.conf").get("incode_sessions")["fields_list"].split(",")]
+                filled = [{f: r.get(f, "") for f in fields} for r in app.lookups.rows("incode_sessions")]
+                self.assertIn("", filled[0].values())
+                app.lookups.set_rows("incode_sessions", filled)
+            update(app, events + [late], now=t0 + 2 * HOUR + 60)
+            results.append(rows(app)["iv-e"])
+        self.assertEqual(results[0], results[1])
+        self.assertEqual((num(results[0]["first_seen"]), results[0]["ip"], results[0]["decision"]), (t0 - 600, "198.51.100.4", "approved"))
+
     def test_retention_prunes_old_sessions_and_a_local_macro_changes_it(self):
         app = make_app()
         events = []
