@@ -509,6 +509,16 @@ class Overview(unittest.TestCase):
         chosen = self.board(client="bank-a")
         self.assertEqual(chosen["ds_kpi"]["rows"][0]["started"], "1")
 
+    def test_panels_are_the_same_when_absent_fields_are_stored_empty(self):
+        before = {ds: r["rows"] for ds, r in self.board().items()}
+        fields = [f.strip() for f in conf("transforms.conf").get("incode_sessions")["fields_list"].split(",")]
+        self.app.lookups.set_rows("incode_sessions", [{f: r.get(f, "") for f in fields}
+                                                      for r in self.app.lookups.rows("incode_sessions")])
+        after = {ds: r["rows"] for ds, r in self.board().items()}
+        for ds in before:
+            with self.subTest(ds=ds):
+                self.assertEqual(after[ds], before[ds])
+
 
 # ----------------------------------------------------------------------------------------------
 # Every saved search and every Studio data source on a corpus
