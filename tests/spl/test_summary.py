@@ -462,7 +462,7 @@ class Overview(unittest.TestCase):
         return board
 
     def test_no_panel_aggregates_raw_events(self):
-        view = splsim.App.dashboards(self.app)["incode_overview"]
+        view = self.app.dashboards()["incode_overview"]
         for ds_id, ds in view["dataSources"].items():
             with self.subTest(ds=ds_id):
                 query = ds["options"]["query"]
