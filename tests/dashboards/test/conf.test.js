@@ -7,18 +7,18 @@ const app = require('../lib/app');
 
 const viewNames = new Set(app.listViews().map((v) => v.name));
 
-test('navigation: the three dashboards first, then Search, then the Incode inputs page', () => {
+test('navigation: the four dashboards first, then Search, then the Incode inputs page', () => {
   const nav = fs.readFileSync(app.NAV, 'utf8');
   const items = [...nav.matchAll(/<(view|a)\b([^>]*?)\/?>([^<]*)/g)].map((m) => {
     const attrs = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((a) => [a[1], a[2]]));
     return { kind: m[1], ...attrs };
   });
   assert.deepEqual(items.map((i) => i.name || i.href), [
-    'incode_overview', 'incode_session_investigator', 'incode_addon_health', 'search', '/manager/TA-incode/data/inputs/incode',
+    'incode_overview', 'incode_session_investigator', 'incode_risk', 'incode_addon_health', 'search', '/manager/TA-incode/data/inputs/incode',
   ]);
   assert.equal(items[0].default, 'true', 'the overview is the default view');
   assert.equal(items.filter((i) => i.default === 'true').length, 1);
-  for (const i of items.slice(0, 3)) assert.ok(viewNames.has(i.name), `nav names missing view ${i.name}`);
+  for (const i of items.slice(0, 4)) assert.ok(viewNames.has(i.name), `nav names missing view ${i.name}`);
 });
 
 const saved = app.readConf('savedsearches.conf');
