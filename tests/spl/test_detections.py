@@ -588,5 +588,103 @@ class ImpossibleTravel(unittest.TestCase):
             splsim.run("| makeresults | eval x=sin(1)", [], now=NOW)
 
 
+# ----------------------------------------------------------------------------------------------
+# The Incode risk dashboard, and everything the app runs, over a corpus
+# ----------------------------------------------------------------------------------------------
+
+
+def corpus() -> list:
+    """Every webhook and score file of tests/webhooks/ as an indexed event (an hour ago), plus the
+    firing scenarios of the detections."""
+    out = []
+    for folder, sourcetype in (("onboarding", "incode:onboarding"), ("session", "incode:session"), ("score", "incode:score")):
+        for n, path in enumerate(sorted((REPO / "tests" / "webhooks" / folder).glob("*.json"))):
+            out.append(event(path.read_text(), sourcetype, NOW - HOUR - n, indextime=NOW - HOUR))
+    for name, (events, _, _) in firing_cases().items():
+        out += events
+    return out
+
+
+def corpus_summary() -> list[dict]:
+    return identity_rows() + missed_rows()
+
+
+def studio_views() -> list[str]:
+    views = REPO / "default" / "data" / "ui" / "views"
+    return sorted(p.stem for p in views.glob("*.xml") if 'version="2"' in p.read_text().split("\n", 1)[0])
+
+
+class RiskDashboard(unittest.TestCase):
+    def board(self, events, now=NOW, tokens=None):
+        with splunk_trig():
+            return splsim.run_dashboard(app_with(corpus_summary()), "incode_risk", events, now=now, tokens=tokens)
+
+    def test_each_detection_panel_shows_what_its_saved_search_finds_now(self):
+        panels = {VELOCITY: "ds_now_velocity", FAILURES: "ds_now_failures", IDENTITY: "ds_now_identity",
+                  OVERRIDE: "ds_now_override", MISSED: "ds_now_missed", SPIKE: "ds_now_spike", TRAVEL: "ds_now_travel"}
+        for name, (events, summary, now) in firing_cases().items():
+            with self.subTest(detection=name):
+                with splunk_trig():
+                    board = splsim.run_dashboard(app_with(summary), "incode_risk", events, now=now)
+                result = board[panels[name]]
+                self.assertNotIn("error", result, result.get("error"))
+                self.assertTrue(result["rows"])
+                self.assertEqual(result["rows"], run(name, events, now=now, summary=summary))
+
+    def test_fired_lists_splunks_audit_record_of_the_apps_alerts(self):
+        def fired(name, t, app="TA-incode"):
+            raw = (f'Audit:[timestamp=01-15-2027 07:00:00.000, user=splunk-system-user, action=alert_fired, '
+                   f'info="", ss_name="{name}", ss_app="{app}", severity=4, sid="scheduler__x_{int(t)}", '
+                   f'trigger_time={int(t)}, expiration={int(t + DAY)}]')
+            return splsim.make_event(raw, "audittrail", t, index="_audit", source="audittrail")
+        # The audit line's fields as Splunk extracts them (key=value pairs, KV_MODE auto).
+        events = [fired(TRAVEL, NOW - 3 * HOUR), fired(TRAVEL, NOW - HOUR), fired(FAILURES, NOW - 2 * HOUR),
+                  fired("Another app's alert", NOW - HOUR, app="search")]
+        board = self.board(events)
+        self.assertNotIn("error", board["ds_fired"], board["ds_fired"].get("error"))
+        self.assertEqual([(r["ss_name"], r["fired"]) for r in board["ds_fired"]["rows"]], [(TRAVEL, "2"), (FAILURES, "1")])
+
+    def test_risk_in_es_sums_the_detections_risk_per_risk_object(self):
+        def risk(source, obj, kind, points, t):
+            raw = json.dumps({"risk_object": obj, "risk_object_type": kind, "risk_score": points,
+                              "risk_message": f"{source} on {obj}"})
+            return splsim.make_event(raw, "stash", t, index="risk", source=source)
+        events = [risk(FAILURES, "cust-9", "user", 30, NOW - 5 * HOUR), risk(TRAVEL, "cust-9", "user", 40, NOW - HOUR),
+                  risk(VELOCITY, "198.51.100.7", "system", 40, NOW - HOUR),
+                  risk("Threat - Another app - Rule", "cust-9", "user", 80, NOW - HOUR)]
+        board = self.board(events)
+        self.assertNotIn("error", board["ds_risk"], board["ds_risk"].get("error"))
+        got = [(r["risk_object"], r["risk_score"], r["risk_events"]) for r in board["ds_risk"]["rows"]]
+        self.assertEqual(got, [("cust-9", "70", "2"), ("198.51.100.7", "40", "1")])
+        self.assertEqual(board["ds_risk"]["rows"][0]["latest_message"], f"{TRAVEL} on cust-9")
+
+
+class EverythingRuns(unittest.TestCase):
+    """Every saved search and every Dashboard Studio data source of the app runs on the corpus
+    without an error (an Unsupported construct included)."""
+
+    def test_every_saved_search(self):
+        events = corpus()
+        names = conf("savedsearches.conf").names()
+        self.assertGreaterEqual(len(names), 15)
+        for name in names:
+            with self.subTest(saved_search=name):
+                app = app_with(corpus_summary())
+                with splunk_trig():
+                    splsim.run_saved_search(app, name, events, now=NOW)
+
+    def test_every_studio_data_source(self):
+        events = corpus()
+        views = studio_views()
+        self.assertIn("incode_risk", views)
+        tokens = {"iid": "66b1b0000000000000000021", "ecid": "cust-9", "idn": ""}
+        for view in views:
+            with splunk_trig():
+                board = splsim.run_dashboard(app_with(corpus_summary()), view, events, now=NOW, tokens=tokens)
+            for ds, result in board.items():
+                with self.subTest(view=view, data_source=ds):
+                    self.assertNotIn("error", result, result.get("error"))
+
+
 if __name__ == "__main__":
     unittest.main()
