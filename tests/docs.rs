@@ -15,7 +15,7 @@ use markdown::{code_blocks, compact_json, quoted, table};
 
 /// The Markdown files that ship in the app (the app's README.md is built from APP-README.md),
 /// except the developer-facing ones.
-const ADMIN_DOCS: [&str; 7] = [
+const ADMIN_DOCS: [&str; 8] = [
     "APP-README.md",
     "docs/quickstart.md",
     "docs/incode.md",
@@ -23,6 +23,7 @@ const ADMIN_DOCS: [&str; 7] = [
     "docs/operations.md",
     "docs/parsing.md",
     "docs/dashboards.md",
+    "docs/detections.md",
 ];
 
 fn read(relative: &str) -> String {

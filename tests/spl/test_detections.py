@@ -309,6 +309,21 @@ class AsShipped(unittest.TestCase):
                 self.assertTrue(fire(name))
                 self.assertEqual(fire(name, local={"macros.conf": f"[{macro}]\ndefinition = 1=2\n"}), [])
 
+    def test_the_docs_table_gives_each_detections_macro_risk_object_type_and_score(self):
+        docs = (REPO / "docs" / "detections.md").read_text()
+        rows = {line.split("|")[1].strip(): line for line in docs.splitlines() if line.startswith("| Incode - ")}
+        saved = conf("savedsearches.conf")
+        self.assertEqual(sorted(rows), sorted(DETECTIONS))
+        for name, macro in DETECTIONS.items():
+            with self.subTest(detection=name):
+                [risk] = [r for r in json.loads(saved.get(name)["action.risk.param._risk"]) if "risk_object_field" in r]
+                self.assertIn(f"`{macro}`", rows[name])
+                self.assertIn(f"(`{risk['risk_object_type']}`, {risk['risk_score']})", rows[name])
+                default = conf("macros.conf").get(macro)["definition"]
+                found = re.search(rf"`{macro}`: `([^`]*)`", rows[name])
+                if found:
+                    self.assertEqual(found.group(1), default)
+
     def test_an_odd_customer_id_stays_one_query_value_in_the_link(self):
         odd = 'a b&c=d#e+f?g%h"i'
         rows = run(FAILURES, failed_sessions(odd, [3, 2, 0.1]))
