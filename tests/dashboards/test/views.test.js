@@ -113,7 +113,7 @@ test('the risk dashboard shows every detection as scheduled, what fired and the 
   const detections = [...saved].filter(([, kv]) => kv.has('action.risk')).map(([name]) => name);
   assert.equal(detections.length, 7, 'the seven detections carry the risk action');
   const shown = Object.values(def.dataSources).map((ds) => (ds.type === 'ds.search' ? scheduledSearchOf(ds) : null)).filter(Boolean);
-  assert.deepEqual(shown.sort(), detections.sort(), 'one panel per detection, its search verbatim over its dispatch window');
+  assert.deepEqual(shown.sort(), detections.sort(), 'one panel per detection, its search verbatim over its dispatch window (python3 scripts/risk_dashboard.py rewrites them)');
   const queries = Object.values(def.dataSources).map((ds) => ds.options.query).join('\n');
   assert.match(queries, /`incode_fired_alerts`/);
   assert.match(queries, /`incode_risk_events`/);
