@@ -15,7 +15,7 @@ use markdown::{code_blocks, compact_json, quoted, table};
 
 /// The Markdown files that ship in the app (the app's README.md is built from APP-README.md),
 /// except the developer-facing ones.
-const ADMIN_DOCS: [&str; 8] = [
+const ADMIN_DOCS: [&str; 9] = [
     "APP-README.md",
     "docs/quickstart.md",
     "docs/incode.md",
@@ -24,6 +24,7 @@ const ADMIN_DOCS: [&str; 8] = [
     "docs/parsing.md",
     "docs/dashboards.md",
     "docs/platforms.md",
+    "docs/detections.md",
 ];
 
 fn read(relative: &str) -> String {

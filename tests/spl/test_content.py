@@ -380,6 +380,13 @@ ALERTS = {
     "Incode - Enrichment errors": "incode_threshold_enrichment_errors",
     "Incode - Enrichment backlog growing": "incode_threshold_enrichment_backlog",
     "Incode - Modular input not completing a pass": "incode_threshold_pass_not_completed",
+    # The detections (tests/spl/test_detections.py runs them).
+    "Incode - Repeated failed verifications for one customer": "incode_threshold_customer_failures",
+    "Incode - Identity reused across customers": "incode_threshold_identity_reuse",
+    "Incode - Manual review overrode the score verdict": "incode_threshold_review_override",
+    "Incode - Sessions without an outcome webhook": "incode_threshold_missed_outcomes",
+    "Incode - Liveness or face-match failure spike": "incode_threshold_module_failure_spike",
+    "Incode - Impossible travel between sessions of one customer": "incode_threshold_impossible_travel",
 }
 
 

@@ -40,7 +40,20 @@ const SPLUNK = ['_time', '_indextime', '_raw', 'index', 'sourcetype', 'source', 
 // splunkd's own extractions on index=_internal sourcetype=splunkd (the add-on's log lines).
 const SPLUNKD = ['component', 'log_level', 'event_message'];
 
+// Splunk's audit events of fired alerts (index=_audit action=alert_fired), which the Incode risk
+// dashboard reads through `incode_fired_alerts`.
+const AUDIT = ['action', 'ss_app', 'ss_name', 'ss_user', 'severity', 'sid', 'trigger_time', 'expiration', 'user'];
+
+// Enterprise Security's risk events (index=risk), written by the Risk Analysis action and read
+// through `incode_risk_events`: the action's fields, and the detection's own result fields.
+const RISK = ['risk_object', 'risk_object_type', 'risk_score', 'risk_message', 'threat_object', 'threat_object_type', 'search_name'];
+
 const INCODE_EVENT_FIELDS = [...new Set([...ONBOARDING, ...SESSION, ...SCORE, ...CIM, ...PROPS, ...SPLUNK])];
 const INTERNAL_EVENT_FIELDS = [...new Set([...SPLUNK, ...SPLUNKD])];
+const AUDIT_EVENT_FIELDS = [...new Set([...SPLUNK, ...AUDIT])];
+const RISK_EVENT_FIELDS = [...new Set([...SPLUNK, ...RISK])];
 
-module.exports = { ONBOARDING, SESSION, SCORE, CIM, PROPS, SPLUNK, SPLUNKD, INCODE_EVENT_FIELDS, INTERNAL_EVENT_FIELDS };
+module.exports = {
+  ONBOARDING, SESSION, SCORE, CIM, PROPS, SPLUNK, SPLUNKD, AUDIT, RISK,
+  INCODE_EVENT_FIELDS, INTERNAL_EVENT_FIELDS, AUDIT_EVENT_FIELDS, RISK_EVENT_FIELDS,
+};

@@ -36,6 +36,11 @@ function allSearches() {
 }
 
 const INTERNAL_MACRO = 'incode_modinput_logs';
+// What fired (the Incode risk dashboard): Splunk's audit record of fired alerts and Enterprise
+// Security's risk index, each reached through a macro of its own.
+const FIRED_MACRO = 'incode_fired_alerts';
+const RISK_MACRO = 'incode_risk_events';
+const INDEX_FIELDS = { _internal: fields.INTERNAL_EVENT_FIELDS, _audit: fields.AUDIT_EVENT_FIELDS, risk: fields.RISK_EVENT_FIELDS };
 
 /** The columns of each lookup definition of transforms.conf (fields_list). */
 const LOOKUP_FIELDS = new Map(
@@ -52,16 +57,17 @@ function fieldCheck(query, macros) {
   const internal = query.includes(`\`${INTERNAL_MACRO}\``);
   return spl.analyze(query, {
     eventFields: internal ? fields.INTERNAL_EVENT_FIELDS : fields.INCODE_EVENT_FIELDS,
-    eventFieldsFor: (index) => (index === '_internal' ? fields.INTERNAL_EVENT_FIELDS : fields.INCODE_EVENT_FIELDS),
+    eventFieldsFor: (index) => INDEX_FIELDS[index] || fields.INCODE_EVENT_FIELDS,
     lookupFields: (table) => LOOKUP_FIELDS.get(table),
     macros,
   });
 }
 
 /**
- * The index rule for one search: it reaches data only through `incode_index` (Incode events)
- * or `incode_modinput_logs` (the add-on's own lines in _internal), never through a literal
- * index; a search that reads no index at all (a bare makeresults) needs neither.
+ * The index rule for one search: it reaches data only through `incode_index` (Incode events),
+ * `incode_modinput_logs` (the add-on's own lines in _internal), `incode_fired_alerts` (_audit)
+ * or `incode_risk_events` (ES's risk index), never through a literal index; a search that reads
+ * no index at all (a bare makeresults) needs none.
  */
 function indexRuleErrors(s) {
   const errors = [];
@@ -69,10 +75,10 @@ function indexRuleErrors(s) {
   const literal = text.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   if (/\bindex\s*(=|!=|IN\b)/i.test(literal)) errors.push('names an index literally: use the `incode_index` macro');
   if (/_internal|_audit|_introspection/.test(literal)) errors.push('names an internal index: use the `incode_modinput_logs` macro');
-  const usesData = /`incode_index`/.test(text) || text.includes(`\`${INTERNAL_MACRO}\``);
+  const usesData = /`incode_index`/.test(text) || [INTERNAL_MACRO, FIRED_MACRO, RISK_MACRO].some((m) => text.includes(`\`${m}\``));
   const readsNothing = /^\s*\|\s*(makeresults|inputlookup)\b/.test(text) && !/\[\s*search\b|\|\s*search\b/.test(text);
   if (!usesData && !readsNothing) errors.push('reads events without the `incode_index` macro');
   return errors;
 }
 
-module.exports = { allSearches, fieldCheck, indexRuleErrors, INTERNAL_MACRO };
+module.exports = { allSearches, fieldCheck, indexRuleErrors, INTERNAL_MACRO, FIRED_MACRO, RISK_MACRO };

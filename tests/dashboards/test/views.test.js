@@ -9,9 +9,24 @@ const studio = require('../lib/studio');
 
 const views = app.listViews();
 const viewDefs = new Map(views.map((v) => [v.name, v.definition || null]));
-const EXPECTED = ['incode_overview', 'incode_session_investigator', 'incode_addon_health'];
+const EXPECTED = ['incode_overview', 'incode_session_investigator', 'incode_risk', 'incode_addon_health'];
+const saved = app.readConf('savedsearches.conf');
+const squash = (q) => String(q).replace(/\s+/g, ' ').trim();
 
-test('the three Studio dashboards exist', () => {
+/**
+ * The saved search a data source runs as scheduled: its query is that search's, verbatim, over
+ * its dispatch window (the Incode risk dashboard's "now" panels). null for any other source.
+ */
+function scheduledSearchOf(ds) {
+  const qp = ds.options.queryParameters || {};
+  for (const [name, kv] of saved) {
+    if (kv.has('search') && squash(kv.get('search')) === squash(ds.options.query)
+      && qp.earliest === kv.get('dispatch.earliest_time') && qp.latest === kv.get('dispatch.latest_time')) return name;
+  }
+  return null;
+}
+
+test('the four Studio dashboards exist', () => {
   for (const name of EXPECTED) {
     const v = views.find((x) => x.name === name);
     assert.ok(v, `missing view ${name}`);
@@ -57,8 +72,9 @@ for (const v of views.filter((x) => x.definition)) {
       if (ds.type !== 'ds.search') continue;
       const qp = ds.options.queryParameters;
       const picker = qp.earliest === `$${token}.earliest$` && qp.latest === `$${token}.latest$`;
-      // The review queue deliberately looks 30 days back whatever the picker says.
-      const fixed = id === 'ds_review_queue' && qp.earliest === '-30d@d';
+      // The review queue deliberately looks 30 days back whatever the picker says; a panel that
+      // shows a detection as scheduled runs over that detection's own window.
+      const fixed = (id === 'ds_review_queue' && qp.earliest === '-30d@d') || scheduledSearchOf(ds) !== null;
       assert.ok(picker || fixed, `${id} ignores the time picker`);
     }
   });
@@ -90,4 +106,31 @@ test('the overview tables drill down into the investigator', () => {
   const drills = Object.values(def.visualizations).flatMap((x) => x.eventHandlers || []).filter((h) => h.type === 'drilldown.customUrl');
   assert.ok(drills.length >= 2);
   for (const h of drills) assert.match(h.options.url, /^\/app\/TA-incode\/incode_session_investigator\?form\.iid=\$row\.interviewId\.value\|u\$/);
+});
+
+test('the risk dashboard shows every detection as scheduled, what fired and the risk in ES', () => {
+  const def = viewDefs.get('incode_risk');
+  const detections = [...saved].filter(([, kv]) => kv.has('action.risk')).map(([name]) => name);
+  assert.equal(detections.length, 7, 'the seven detections carry the risk action');
+  const shown = Object.values(def.dataSources).map((ds) => (ds.type === 'ds.search' ? scheduledSearchOf(ds) : null)).filter(Boolean);
+  assert.deepEqual(shown.sort(), detections.sort(), 'one panel per detection, its search verbatim over its dispatch window (python3 scripts/risk_dashboard.py rewrites them)');
+  const queries = Object.values(def.dataSources).map((ds) => ds.options.query).join('\n');
+  assert.match(queries, /`incode_fired_alerts`/);
+  assert.match(queries, /`incode_risk_events`/);
+  for (const [id, v] of Object.entries(def.visualizations)) {
+    if (!String(v.dataSources && v.dataSources.primary).startsWith('ds_now_')) continue;
+    const [h] = v.eventHandlers || [];
+    assert.ok(h && h.type === 'drilldown.customUrl', `${id}: drills down`);
+    assert.match(h.options.url, /^\/app\/TA-incode\/incode_session_investigator\?form\.(iid|ecid)=\$row\.(interviewId|risk_object)\.value\|u\$$/);
+  }
+});
+
+test('fails on a detection panel that drifted from its saved search', () => {
+  const ds = JSON.parse(JSON.stringify(viewDefs.get('incode_risk').dataSources.ds_now_velocity));
+  assert.ok(scheduledSearchOf(ds));
+  ds.options.query = ds.options.query.replace('incode_threshold_sessions_per_ip', 'incode_threshold_sessions_per_customer');
+  assert.equal(scheduledSearchOf(ds), null);
+  ds.options.query = viewDefs.get('incode_risk').dataSources.ds_now_velocity.options.query;
+  ds.options.queryParameters.earliest = '-1h';
+  assert.equal(scheduledSearchOf(ds), null);
 });
