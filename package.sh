@@ -19,12 +19,6 @@ app=TA-incode
 stage=dist/$app
 tarball=dist/$app-$version.tgz
 
-# Where splunkd looks for the input on each platform (docs/platforms.md), and what goes there.
-declare -A place=(
-  [x86_64-unknown-linux-musl]=linux_x86_64/bin/incode
-  [aarch64-unknown-linux-musl]=linux_aarch64/bin/incode
-  [x86_64-pc-windows-gnu]=windows_x86_64/bin/incode.exe
-)
 for target in $TA_TARGETS; do
   ta_say "building the static binary for $target"
   ta_build "$target"
@@ -41,8 +35,9 @@ tar -c --exclude=".*" default bin docs -C splunk_app $(cd splunk_app && echo *) 
 cp APP-README.md "$stage/README.md"
 cp LICENSE CHANGELOG.md "$stage/"
 for target in $TA_TARGETS; do
-  mkdir -p "$stage/$(dirname "${place[$target]}")"
-  cp "$(ta_binary "$target")" "$stage/${place[$target]}"
+  place=$(ta_place "$target")
+  mkdir -p "$stage/$(dirname "$place")"
+  cp "$(ta_binary "$target")" "$stage/$place"
 done
 # default/app.conf says @VERSION@ and @BUILD@ where the version and build number go.
 sed -i -e "s/@VERSION@/$version/g" -e "s/@BUILD@/$build/g" "$stage/default/app.conf"
@@ -53,7 +48,7 @@ find "$stage" -type d -exec chmod 755 {} +
 find "$stage" -type f -exec chmod 644 {} +
 # The executables, and bin/incode: the dispatcher for a Linux host whose platform folder splunkd
 # does not name (ARM64's is undocumented).
-for target in $TA_TARGETS; do chmod 755 "$stage/${place[$target]}"; done
+for target in $TA_TARGETS; do chmod 755 "$stage/$(ta_place "$target")"; done
 chmod 755 "$stage/bin/incode"
 
 # Reproducible: sorted names, numeric owner 0, every mtime set to the last commit's time, no
@@ -61,7 +56,10 @@ chmod 755 "$stage/bin/incode"
 epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" --format=gnu \
   -C dist -cf - "$app" | gzip -9 -n >"$tarball"
-sizes=$(for target in $TA_TARGETS; do printf ' %s %s KiB' "${place[$target]%%/*}" "$(du -k "$(ta_binary "$target")" | cut -f1)"; done)
+sizes=$(for target in $TA_TARGETS; do
+  place=$(ta_place "$target")
+  printf ' %s %s KiB' "${place%%/*}" "$(du -k "$(ta_binary "$target")" | cut -f1)"
+done)
 ta_say "built $tarball ($(du -k "$tarball" | cut -f1) KiB; binaries:$sizes)"
 
 # AppInspect exits 0 clean, 101 failures, 103 warnings only, 104 future failures, 1-3 when it

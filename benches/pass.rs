@@ -8,14 +8,16 @@
 //!   (user + sys) per 1,000 enrichments, peak RSS;
 //! - the binary's size.
 //!
-//! `benches/run.sh` builds the shipped static binary and runs this with `INCODE_BIN` set to it;
-//! without `INCODE_BIN`, the bench profile's own build of `incode` is measured.
+//! `benches/run.sh` builds a shipped binary and runs this with `TA_INCODE_BIN` set to it (and
+//! `TA_INCODE_RUNNER` to its emulator), as the integration tests take them (`support::target`);
+//! without `TA_INCODE_BIN`, the bench profile's own build of `incode` is measured. A runner such
+//! as `perf record -g -o /tmp/perf.data --` runs the native binary under a profiler.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::world::{World, now};
@@ -29,22 +31,13 @@ struct Cost {
     stderr: String,
 }
 
-fn binary() -> String {
-    std::env::var("INCODE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_incode").to_owned())
-}
-
 /// Runs the binary with `args` and `stdin`, and reads its own resource use from wait4(2).
 fn measure(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Cost {
     let log = std::env::temp_dir().join(format!("ta-incode-bench-{}.log", std::process::id()));
     let started = Instant::now();
-    // INCODE_WRAPPER (e.g. "perf record -g -o /tmp/perf.data --") runs the binary under a profiler.
-    let wrapper = std::env::var("INCODE_WRAPPER").unwrap_or_default();
-    let mut command: Vec<String> = wrapper.split_whitespace().map(str::to_owned).collect();
-    command.push(binary());
     // Reaped by wait4 below, which also reports the child's own resource use.
     #[allow(clippy::zombie_processes)]
-    let mut child = Command::new(&command[0])
-        .args(&command[1..])
+    let mut child = support::command()
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
@@ -100,10 +93,11 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let runs = 5;
-    println!("binary: {}", binary());
+    let binary = &support::target().bin;
+    println!("binary: {}", binary.display());
     println!(
         "size: {:.2} MB",
-        std::fs::metadata(binary()).unwrap().len() as f64 / 1e6
+        std::fs::metadata(binary).unwrap().len() as f64 / 1e6
     );
 
     let scheme: Vec<Duration> = (0..50)

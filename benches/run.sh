@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh
 . scripts/build.sh
 ta_bootstrap_rust
-wrapper=""
 case ${1:-x86_64} in
   x86_64)
     ta_build "$TA_TARGET"
@@ -26,31 +25,17 @@ case ${1:-x86_64} in
     ta_bootstrap_emulators
     ta_build aarch64-unknown-linux-musl
     bin=$(ta_binary aarch64-unknown-linux-musl)
-    wrapper=$TA_QEMU_AARCH64
-    export TA_INCODE_RUNNER=$wrapper
+    export TA_INCODE_RUNNER=$TA_QEMU_AARCH64
     ;;
   windows)
     ta_bootstrap_emulators
     ta_build x86_64-pc-windows-gnu
-    # The Wine set-up of tests/cross/run.sh: the shim beside the .exe, a prefix of our own.
-    dir=$TA_ROOT/target/cross/bench-windows
-    mkdir -p "$dir"
-    cp "$(ta_binary x86_64-pc-windows-gnu)" "$dir/"
-    x86_64-w64-mingw32-gcc -O2 -shared -o "$dir/bcryptprimitives.dll" \
-      tests/cross/wine/bcryptprimitives.c tests/cross/wine/bcryptprimitives.def -ladvapi32
-    bin=$dir/incode.exe
-    export WINEPREFIX=$TA_ROOT/target/cross/wineprefix WINEDEBUG=-all
-    mkdir -p "$WINEPREFIX"
-    wineserver=$(dirname "$TA_WINE")/wineserver
-    trap '"$wineserver" -k 2>/dev/null || true' EXIT
-    "$wineserver" -p </dev/null >/dev/null 2>&1
-    "$TA_WINE" wineboot --init </dev/null >/dev/null 2>&1
-    wrapper=$TA_WINE
-    export TA_INCODE_RUNNER=$wrapper
+    trap ta_wine_stop EXIT
+    ta_wine_prepare "$(ta_binary x86_64-pc-windows-gnu)" "$TA_ROOT/target/cross/bench-windows"
+    bin=$TA_WINE_EXE
+    export TA_INCODE_RUNNER=$TA_WINE
     ;;
   *) echo "usage: benches/run.sh [x86_64|x86_64-system-allocator|aarch64|windows]" >&2; exit 2 ;;
 esac
-# TA_INCODE_BIN makes the test fakes hand the executable paths it understands (Z:\ under Wine).
-bin=$(realpath "$bin")
-TA_INCODE_BIN=$bin INCODE_BIN=$bin INCODE_WRAPPER=$wrapper \
-  cargo bench --quiet --locked --bench pass
+# The executable and its runner as the integration tests take them (tests/support/mod.rs).
+TA_INCODE_BIN=$(realpath "$bin") cargo bench --quiet --locked --bench pass

@@ -52,6 +52,29 @@ ta_bootstrap_emulators() {
   [ -x "$TA_WINE" ] || ta_apt_install wine64
 }
 
+# Readies a Windows executable to run under Wine here, for the tests and the bench: a copy in
+# `folder` beside a test-only bcryptprimitives.dll (Wine 8 has none, and Rust's standard library
+# imports its ProcessPrng on Windows 10+; the shim answers with Wine's RtlGenRandom; it never
+# ships), and a prefix of the repository's own whose wineserver is started once with its stdio
+# closed: one that Wine starts on demand would inherit a test's pipes and keep them open after
+# the test. Sets TA_WINE_EXE; the caller's EXIT trap stops the wineserver.
+ta_wine_prepare() { # exe, folder
+  mkdir -p "$2"
+  cp "$1" "$2/"
+  x86_64-w64-mingw32-gcc -O2 -shared -o "$2/bcryptprimitives.dll" \
+    "$TA_ROOT/tests/cross/wine/bcryptprimitives.c" "$TA_ROOT/tests/cross/wine/bcryptprimitives.def" \
+    -ladvapi32
+  TA_WINE_EXE=$2/$(basename "$1")
+  export WINEPREFIX=$TA_ROOT/target/cross/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+  mkdir -p "$WINEPREFIX"
+  "$(dirname "$TA_WINE")/wineserver" -p </dev/null >/dev/null 2>&1
+  "$TA_WINE" wineboot --init </dev/null >/dev/null 2>&1
+}
+
+ta_wine_stop() {
+  "$(dirname "$TA_WINE")/wineserver" -k 2>/dev/null || true
+}
+
 ta_bootstrap_python() {
   python3 -c 'import ctypes.util, sys; sys.exit(not ctypes.util.find_library("magic"))' ||
     ta_apt_install libmagic1

@@ -8,6 +8,17 @@
 #                               leaves musl symbols (open64, …) unresolved
 #   x86_64-pc-windows-gnu       Debian's mingw-w64 gcc: imports only DLLs Windows itself ships
 
+# Where the app holds a target's executable: the folder splunkd looks in on that platform
+# (docs/platforms.md).
+ta_place() { # target
+  case $1 in
+    x86_64-unknown-linux-musl) echo linux_x86_64/bin/incode ;;
+    aarch64-unknown-linux-musl) echo linux_aarch64/bin/incode ;;
+    x86_64-pc-windows-gnu) echo windows_x86_64/bin/incode.exe ;;
+    *) echo "scripts/build.sh: no place for $1" >&2; return 1 ;;
+  esac
+}
+
 # The path of the executable cargo builds for a target.
 ta_binary() { # target
   case $1 in

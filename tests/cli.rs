@@ -15,21 +15,9 @@ fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'stat
     p
 }
 
-/// Each stderr line starts with a level splunkd knows.
-fn assert_levels(run: &Run) {
-    for line in run.log_lines() {
-        assert!(
-            ["DEBUG ", "INFO ", "WARN ", "ERROR ", "FATAL "]
-                .iter()
-                .any(|l| line.starts_with(l)),
-            "line without a level: {line:?}"
-        );
-    }
-}
-
 /// Exactly one ERROR line, containing every `needle`.
 fn assert_one_error(run: &Run, needles: &[&str]) {
-    assert_levels(run);
+    run.assert_levels();
     let errors: Vec<_> = run.errors();
     assert_eq!(errors.len(), 1, "{run:?}");
     for n in needles {
@@ -559,7 +547,7 @@ fn a_run_with_nothing_new_writes_a_closed_empty_stream() {
     let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
     assert_eq!(run.stdout, "<stream></stream>\n");
-    assert_levels(&run);
+    run.assert_levels();
     assert!(summary(&run).contains("found=0 enriched=0"), "{run:?}");
 }
 
@@ -590,7 +578,7 @@ fn debug_logging_shows_the_configuration_but_no_secret() {
     w.set("proxy_url", "http://bob:hunter2@squid.corp:3128");
     let run = w.run();
     assert_eq!(run.status, Some(0), "{run:?}");
-    assert_levels(&run);
+    run.assert_levels();
     let debug: Vec<_> = run
         .log_lines()
         .into_iter()

@@ -297,11 +297,7 @@ fn server_errors_are_retried_then_deferred_with_their_attempt_count() {
         summary(&run).contains("enriched=1 retried=4 throttled=0 deferred=1 given_up=0 backlog=1"),
         "{run:?}"
     );
-    let warn = run
-        .log_lines()
-        .into_iter()
-        .find(|l| l.starts_with("WARN "))
-        .unwrap();
+    let warn = run.warnings()[0];
     assert!(
         warn.contains("event=incode_error interviewId=down")
             && warn.contains("status=500")

@@ -244,11 +244,7 @@ fn rows_without_an_event_time_use_their_index_time_and_nothing_is_skipped_silent
             ("no-time".into(), "1795600100.000".into()),
         ]
     );
-    let warnings: Vec<&str> = run
-        .log_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("WARN "))
-        .collect();
+    let warnings = run.warnings();
     assert_eq!(warnings.len(), 2, "{run:?}");
     assert!(
         warnings[0].contains("event=discovery_rows_without_time count=2"),
@@ -423,11 +419,7 @@ fn session_webhooks_alone_are_named_as_the_reason_nothing_is_enriched() {
     session(&w, "s-1", "SESSION_SUCCEEDED", t - 40);
     let run = w.run();
     assert_eq!((run.status, events(&run).len()), (Some(0), 0), "{run:?}");
-    let warnings: Vec<&str> = run
-        .log_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("WARN "))
-        .collect();
+    let warnings = run.warnings();
     assert_eq!(warnings.len(), 1, "{run:?}");
     assert!(
         warnings[0].contains("event=onboarding_webhooks_missing session webhooks arrived (count=2")

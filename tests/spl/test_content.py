@@ -372,21 +372,27 @@ class OpenInIncode(unittest.TestCase):
 # ----------------------------------------------------------------------------------------------
 
 
-ALERTS = {
-    "Incode - Webhooks silent for an hour": "incode_threshold_webhooks_silent",
-    "Incode - Spike in failed verifications": "incode_threshold_failed_spike",
+# The detections (tests/spl/test_detections.py runs them), each with its threshold macro. The
+# velocity detection is the refined "Many sessions from one IP" alert and keeps that alert's
+# name and macro.
+DETECTIONS = {
     "Incode - Many sessions from one IP": "incode_threshold_sessions_per_ip",
-    "Incode - Many sessions for one externalCustomerId": "incode_threshold_sessions_per_customer",
-    "Incode - Enrichment errors": "incode_threshold_enrichment_errors",
-    "Incode - Enrichment backlog growing": "incode_threshold_enrichment_backlog",
-    "Incode - Modular input not completing a pass": "incode_threshold_pass_not_completed",
-    # The detections (tests/spl/test_detections.py runs them).
     "Incode - Repeated failed verifications for one customer": "incode_threshold_customer_failures",
     "Incode - Identity reused across customers": "incode_threshold_identity_reuse",
     "Incode - Manual review overrode the score verdict": "incode_threshold_review_override",
     "Incode - Sessions without an outcome webhook": "incode_threshold_missed_outcomes",
     "Incode - Liveness or face-match failure spike": "incode_threshold_module_failure_spike",
     "Incode - Impossible travel between sessions of one customer": "incode_threshold_impossible_travel",
+}
+
+ALERTS = {
+    "Incode - Webhooks silent for an hour": "incode_threshold_webhooks_silent",
+    "Incode - Spike in failed verifications": "incode_threshold_failed_spike",
+    "Incode - Many sessions for one externalCustomerId": "incode_threshold_sessions_per_customer",
+    "Incode - Enrichment errors": "incode_threshold_enrichment_errors",
+    "Incode - Enrichment backlog growing": "incode_threshold_enrichment_backlog",
+    "Incode - Modular input not completing a pass": "incode_threshold_pass_not_completed",
+    **DETECTIONS,
 }
 
 

@@ -119,10 +119,31 @@ impl Run {
 
     /// The ERROR lines.
     pub fn errors(&self) -> Vec<&str> {
+        self.at_level("ERROR ")
+    }
+
+    /// The WARN lines.
+    pub fn warnings(&self) -> Vec<&str> {
+        self.at_level("WARN ")
+    }
+
+    fn at_level(&self, prefix: &str) -> Vec<&str> {
         self.stderr
             .lines()
-            .filter(|l| l.starts_with("ERROR "))
+            .filter(|l| l.starts_with(prefix))
             .collect()
+    }
+
+    /// Each stderr line starts with a level splunkd knows.
+    pub fn assert_levels(&self) {
+        for line in self.log_lines() {
+            assert!(
+                ["DEBUG ", "INFO ", "WARN ", "ERROR ", "FATAL "]
+                    .iter()
+                    .any(|l| line.starts_with(l)),
+                "line without a level: {line:?}"
+            );
+        }
     }
 }
 
