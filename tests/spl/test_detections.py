@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from test_content import DAY, DETECTIONS, NOW, REPO, conf, event, make_app, score, webhook
+from test_summary import rebuild_search
 
 import splsim  # noqa: E402  (test_content puts ../shared on sys.path)
 from splsim import evaluator  # noqa: E402
@@ -597,9 +598,11 @@ class ImpossibleTravel(unittest.TestCase):
 
 
 def corpus() -> list:
-    """Every webhook and score file of tests/webhooks/ as an indexed event (an hour ago), plus the
-    firing scenarios of the detections."""
-    out = []
+    """Every webhook and score file of tests/webhooks/ as an indexed event (an hour ago), the
+    splunkd.log lines of tests/splunkd/ (the health dashboard's), and the firing scenarios of the
+    detections."""
+    out = [event(json.loads(line)["raw"], "splunkd", NOW - 60 * n, index="_internal")
+           for n, line in enumerate((REPO / "tests" / "splunkd" / "exec_processor.jsonl").read_text().splitlines())]
     for folder, sourcetype in (("onboarding", "incode:onboarding"), ("session", "incode:session"), ("score", "incode:score")):
         for n, path in enumerate(sorted((REPO / "tests" / "webhooks" / folder).glob("*.json"))):
             out.append(event(path.read_text(), sourcetype, NOW - HOUR - n, indextime=NOW - HOUR))
@@ -664,7 +667,15 @@ class RiskDashboard(unittest.TestCase):
 
 class EverythingRuns(unittest.TestCase):
     """Every saved search and every Dashboard Studio data source of the app runs on the corpus
-    without an error (an Unsupported construct included)."""
+    without an error (an Unsupported construct included), with the session summary rebuilt from
+    the corpus (test_summary's rebuild) on top of the detections' own rows, so that what reads it
+    has rows."""
+
+    def app(self, events):
+        app = app_with(corpus_summary())
+        splsim.run(rebuild_search(), events, now=NOW, app=app)
+        self.assertGreater(len(app.lookups.rows("incode_sessions")), 20)
+        return app
 
     def test_every_saved_search(self):
         events = corpus()
@@ -672,9 +683,8 @@ class EverythingRuns(unittest.TestCase):
         self.assertGreaterEqual(len(names), 15)
         for name in names:
             with self.subTest(saved_search=name):
-                app = app_with(corpus_summary())
                 with splunk_trig():
-                    splsim.run_saved_search(app, name, events, now=NOW)
+                    splsim.run_saved_search(self.app(events), name, events, now=NOW)
 
     def test_every_studio_data_source(self):
         events = corpus()
@@ -683,10 +693,12 @@ class EverythingRuns(unittest.TestCase):
         tokens = {"iid": "66b1b0000000000000000021", "ecid": "cust-9", "idn": ""}
         for view in views:
             with splunk_trig():
-                board = splsim.run_dashboard(app_with(corpus_summary()), view, events, now=NOW, tokens=tokens)
+                board = splsim.run_dashboard(self.app(events), view, events, now=NOW, tokens=tokens)
             for ds, result in board.items():
                 with self.subTest(view=view, data_source=ds):
                     self.assertNotIn("error", result, result.get("error"))
+        board = splsim.run_dashboard(self.app(events), "incode_overview", events, now=NOW)
+        self.assertTrue(board["ds_kpi"]["rows"] and board["ds_kpi"]["rows"][0]["started"] != "0")
 
 
 if __name__ == "__main__":
